@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The fork's entry points.  The two a user needs (README.rst):
+#   make run     set up, build, boot Debian's OVMF on q35,smm=on, show SMM state
+#   make check   set up, build, run the whole test suite
+# Both install the Debian packages they need (as root) and reuse what is there.
+
+SHELL := /bin/bash
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+QEMU_BUILD := $(TOP)/build/qemu
+NINJA_TARGETS = qemu-system-x86_64 $(shell $(TOP)/fork/check --print-build-targets)
+
+# Arguments for the VM of 'make run', e.g. make run RUN_ARGS="--smp 4 --keep"
+RUN_ARGS ?=
+# Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
+CHECK_ARGS ?=
+
+.PHONY: all build run check deps-build deps-run deps-check configure \
+        series devtree export-patches devtree-discard clean distclean help
+
+all: build
+
+help:
+	@sed -n '3,6p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
+	@echo "Developer targets: build, series, devtree, export-patches,"
+	@echo "  devtree-discard, clean, distclean (see README.rst)"
+
+deps-build deps-run deps-check: deps-%:
+	@$(TOP)/fork/install-deps $*
+
+configure:
+	@$(TOP)/configure
+
+build: deps-build configure
+	@echo "==> building QEMU (x86_64-softmmu) and the qtests in build/qemu"
+	@set -o pipefail; PATH=/usr/bin:/bin:$$PATH ninja -C $(QEMU_BUILD) $(NINJA_TARGETS) \
+	    | $(TOP)/fork/progress
+
+run: deps-run build
+	@$(TOP)/fork/run-vm $(RUN_ARGS)
+
+check: deps-check build
+	@$(TOP)/fork/check $(CHECK_ARGS)
+
+series: deps-build configure
+	@$(TOP)/fork/series
+
+devtree: deps-build configure
+	@$(TOP)/fork/devtree
+
+export-patches:
+	@$(TOP)/fork/export-patches
+
+devtree-discard:
+	@rm -rf $(TOP)/build/src/.git && $(TOP)/fork/lay-tree $(TOP)/build/src
+
+clean:
+	rm -rf $(QEMU_BUILD)
+
+distclean:
+	rm -rf $(TOP)/build $(TOP)/series

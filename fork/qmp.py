@@ -1,0 +1,170 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# A small QMP client and VM launcher for the fork's scripts and end-to-end
+# tests.  Only what they need: start QEMU with a QMP socket and a serial
+# console captured to a file, run commands, wait for conditions with a bound.
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get('FORK_BUILD', os.path.join(TOP, 'build'))
+QEMU = os.environ.get('FORK_QEMU',
+                      os.path.join(BUILD, 'qemu', 'qemu-system-x86_64'))
+
+OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd'
+OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
+
+# ICH9-LPC, whatever its place in the composition tree: the machine links it.
+LPC_PATH = '/machine/acpi-device'
+
+
+class QMPError(Exception):
+    pass
+
+
+class VM:
+    """One QEMU process with a QMP socket and the serial console in a file."""
+
+    def __init__(self, args, qemu=QEMU, firmware='ovmf', name='vm',
+                 serial='file'):
+        self.tmp = tempfile.mkdtemp(prefix='fork-%s-' % name)
+        self.qmp_path = os.path.join(self.tmp, 'qmp.sock')
+        self.console_path = os.path.join(self.tmp, 'console.log')
+        self.qemu = qemu
+        self.args = list(args)
+        self.firmware_args = firmware_args(firmware, self.tmp)
+        self.serial = serial      # 'file', or 'stdio' for a person to use
+        self.proc = None
+        self.sock = None
+        self.rfile = None
+        self.events = []
+
+    def launch(self, timeout=30):
+        argv = [self.qemu, '-nodefaults', '-display', 'none',
+                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
+        if self.serial == 'stdio':
+            argv += ['-serial', 'mon:stdio']
+            io = {}
+        else:
+            argv += ['-serial', 'file:%s' % self.console_path]
+            self.log = open(os.path.join(self.tmp, 'qemu.log'), 'w')
+            io = {'stdin': subprocess.DEVNULL, 'stdout': self.log,
+                  'stderr': subprocess.STDOUT}
+        argv += self.firmware_args + self.args
+        self.proc = subprocess.Popen(argv, **io)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise QMPError('QEMU exited with %d: %s' %
+                               (self.proc.returncode, self.qemu_log()))
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.qmp_path)
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise QMPError('no QMP socket after %d s' % timeout)
+                time.sleep(0.05)
+        s.settimeout(timeout)
+        self.sock = s
+        self.rfile = s.makefile('r')
+        json.loads(self.rfile.readline())            # greeting
+        self.cmd('qmp_capabilities')
+        return self
+
+    def cmd(self, name, **arguments):
+        """Run a QMP command; return its result or raise QMPError."""
+        msg = {'execute': name}
+        if arguments:
+            msg['arguments'] = arguments
+        self.sock.sendall(json.dumps(msg).encode() + b'\n')
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                raise QMPError('QMP connection closed during %s: %s'
+                               % (name, self.qemu_log()))
+            resp = json.loads(line)
+            if 'event' in resp:
+                self.events.append(resp)
+                continue
+            if 'error' in resp:
+                raise QMPError('%s: %s' % (name, resp['error']['desc']))
+            return resp['return']
+
+    def qom_get(self, path, prop):
+        return self.cmd('qom-get', path=path, property=prop)
+
+    def wait_for(self, what, pred, timeout, interval=0.2):
+        """Poll pred() until it returns a true value; bounded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            val = pred()
+            if val:
+                return val
+            if self.proc.poll() is not None:
+                raise QMPError('QEMU exited while waiting for %s' % what)
+            if time.monotonic() > deadline:
+                raise QMPError('timed out after %d s waiting for %s'
+                               % (timeout, what))
+            time.sleep(interval)
+
+    def console(self):
+        try:
+            with open(self.console_path, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def qemu_log(self):
+        try:
+            with open(os.path.join(self.tmp, 'qemu.log')) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return ''
+
+    def shutdown(self, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.cmd('quit')
+            except (QMPError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.sock:
+            self.sock.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.launch()
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+
+def firmware_args(firmware, tmp):
+    """QEMU arguments for a firmware: 'ovmf', 'seabios' or a file path."""
+    if firmware == 'ovmf':
+        vars_copy = os.path.join(tmp, 'OVMF_VARS.fd')
+        shutil.copyfile(OVMF_VARS, vars_copy)
+        # The SMM build keeps its variable store safe only if the flash is
+        # writable from SMM alone: secure pflash.
+        return ['-global', 'driver=cfi.pflash01,property=secure,value=on',
+                '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s'
+                % OVMF_CODE,
+                '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_copy]
+    if firmware == 'seabios':
+        return []
+    if os.path.exists(firmware):
+        return ['-bios', firmware]
+    raise ValueError('unknown firmware %r (ovmf, seabios or a file)'
+                     % firmware)
