@@ -75,7 +75,7 @@ orig tarball plus Debian's patch queue, without debian/."
 commit_patch() {
     local gd=$1 p=$2 tmp out
     tmp=$(mktemp -d)
-    git mailinfo -k "$tmp/msg" "$tmp/diff" < "$p" > "$tmp/info"
+    git mailinfo "$tmp/msg" "$tmp/diff" < "$p" > "$tmp/info"
     if ! out=$(git --git-dir="$gd" apply --cached --whitespace=nowarn "$tmp/diff" 2>&1); then
         printf '%s\n' "$out" >&2
         rm -rf "$tmp"
