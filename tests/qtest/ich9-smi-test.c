@@ -1,8 +1,11 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * QTest of the ICH9 SMI block as firmware sees it: the APM ports and the
- * etc/smi fw_cfg feature files.
+ * QTest of the ICH9 SMI block as firmware drives it: PMBASE and ACPI
+ * enable in the LPC config space, SMI_EN/SMI_STS, the APM ports, and the
+ * etc/smi fw_cfg negotiation by selector I/O and by DMA.  Every delivery
+ * test asserts the SMIs each vCPU received, read from the per-vCPU
+ * accounting (docs/specs/ich9-smi.rst).
  *
  * Copyright (c) 2026 The Q35 SMM fork authors
  */
@@ -11,47 +14,454 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
+#include "libqos/pci.h"
+#include "libqos/pci-pc.h"
+#include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
+#include "qapi/qmp/qnum.h"
+#include "standard-headers/linux/qemu_fw_cfg.h"
 
 #define APM_CNT_PORT 0xb2
 #define APM_STS_PORT 0xb3
 
+#define LPC_DEVFN           QPCI_DEVFN(0x1f, 0)
+#define LPC_PMBASE          0x40
+#define LPC_ACPI_CTRL       0x44
+#define LPC_ACPI_CTRL_EN    0x80
+#define LPC_GEN_PMCON_1     0xa0
+#define GEN_PMCON_1_SMI_LOCK (1 << 4)
+
+#define PMBASE              0x600
+#define PM1_CNT             (PMBASE + 0x04)
+#define PM1_CNT_SCI_EN      (1 << 0)
+#define SMI_EN              (PMBASE + 0x30)
+#define SMI_EN_GBL_SMI_EN   (1 << 0)
+#define SMI_EN_APMC_EN      (1 << 5)
+#define SMI_STS             (PMBASE + 0x34)
+#define SMI_STS_APM_STS     (1 << 5)
+
+#define APM_ACPI_ENABLE     0x02
+#define APM_ACPI_DISABLE    0x03
+
 #define SMI_F_BROADCAST     (1ULL << 0)
 #define SMI_F_CPU_HOTPLUG   (1ULL << 1)
 #define SMI_F_CPU_HOTUNPLUG (1ULL << 2)
+#define SMI_F_ALL (SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG | SMI_F_CPU_HOTUNPLUG)
+
+#define FW_CFG_IO_DMA_ADDR  0x514
+/* guest RAM the fw_cfg DMA tests use for descriptors and data */
+#define DMA_DESC_ADDR       0x100000
+#define DMA_DATA_ADDR       0x101000
+
+/* The most vCPUs q35 runs without an x2APIC-capable interrupt remapper */
+#define Q35_MAX_XAPIC_CPUS  255
+
+typedef struct Machine {
+    QTestState *qts;
+    QPCIBus *pcibus;
+    QPCIDevice *lpc;
+    QFWCFG *fw_cfg;
+    int ncpus;
+    char **cpu_paths;
+} Machine;
+
+static void machine_read_cpu_paths(Machine *m)
+{
+    QDict *resp = qtest_qmp(m->qts, "{ 'execute': 'query-cpus-fast' }");
+    QList *cpus = qdict_get_qlist(resp, "return");
+    QListEntry *e;
+    int i = 0;
+
+    m->ncpus = qlist_size(cpus);
+    m->cpu_paths = g_new0(char *, m->ncpus + 1);
+    QLIST_FOREACH_ENTRY(cpus, e) {
+        QDict *cpu = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert_cmpint(qdict_get_int(cpu, "cpu-index"), ==, i);
+        m->cpu_paths[i++] = g_strdup(qdict_get_str(cpu, "qom-path"));
+    }
+    qobject_unref(resp);
+}
+
+/* PMBASE and ACPI enable, as firmware programs them first. */
+static void machine_enable_pmio(Machine *m)
+{
+    qpci_config_writel(m->lpc, LPC_PMBASE, PMBASE | 1);
+    qpci_config_writeb(m->lpc, LPC_ACPI_CTRL, LPC_ACPI_CTRL_EN);
+}
+
+static Machine *machine_start(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static Machine *machine_start(const char *fmt, ...)
+{
+    Machine *m = g_new0(Machine, 1);
+    g_autofree char *args = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    args = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    m->qts = qtest_init(args);
+    m->pcibus = qpci_new_pc(m->qts, NULL);
+    m->lpc = qpci_device_find(m->pcibus, LPC_DEVFN);
+    g_assert(m->lpc);
+    m->fw_cfg = pc_fw_cfg_init(m->qts);
+    machine_read_cpu_paths(m);
+    machine_enable_pmio(m);
+    return m;
+}
+
+static void machine_stop(Machine *m)
+{
+    g_strfreev(m->cpu_paths);
+    pc_fw_cfg_uninit(m->fw_cfg);
+    g_free(m->lpc);
+    qpci_free_pc(m->pcibus);
+    qtest_quit(m->qts);
+    g_free(m);
+}
+
+static void machine_reset(Machine *m)
+{
+    qtest_qmp_assert_success(m->qts, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(m->qts, "RESET");
+    machine_enable_pmio(m);
+}
+
+static uint64_t qom_get_uint(QTestState *qts, const char *path,
+                             const char *prop)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                            "{ 'path': %s, 'property': %s } }", path, prop);
+    uint64_t val;
+
+    g_assert(qdict_haskey(resp, "return"));
+    val = qnum_get_uint(qobject_to(QNum, qdict_get(resp, "return")));
+    qobject_unref(resp);
+    return val;
+}
+
+static uint64_t smi_count(Machine *m, int cpu, const char *prop)
+{
+    return qom_get_uint(m->qts, m->cpu_paths[cpu], prop);
+}
+
+static uint64_t lpc_prop(Machine *m, const char *prop)
+{
+    return qom_get_uint(m->qts, "/machine/acpi-device", prop);
+}
+
+/* Every vCPU's x-smi-injected, in one array the caller frees. */
+static uint64_t *smi_snapshot(Machine *m)
+{
+    uint64_t *counts = g_new(uint64_t, m->ncpus);
+    int i;
+
+    for (i = 0; i < m->ncpus; i++) {
+        counts[i] = smi_count(m, i, "x-smi-injected");
+    }
+    return counts;
+}
+
+static void assert_smi_delta(Machine *m, const uint64_t *before,
+                             const uint64_t *delta_per_cpu)
+{
+    g_autofree uint64_t *after = smi_snapshot(m);
+    int i;
+
+    for (i = 0; i < m->ncpus; i++) {
+        g_assert_cmpuint(after[i] - before[i], ==, delta_per_cpu[i]);
+    }
+}
+
+static void assert_no_smi_since(Machine *m, const uint64_t *before)
+{
+    g_autofree uint64_t *zero = g_new0(uint64_t, m->ncpus);
+
+    assert_smi_delta(m, before, zero);
+}
+
+/* fw_cfg: the directory, selector I/O and DMA as firmware uses them */
+
+static uint16_t fw_cfg_file_key(Machine *m, const char *name, uint32_t *size)
+{
+    uint32_t count, i;
+    struct fw_cfg_file f;
+
+    qfw_cfg_select(m->fw_cfg, FW_CFG_FILE_DIR);
+    qfw_cfg_read_data(m->fw_cfg, &count, sizeof(count));
+    count = be32_to_cpu(count);
+    for (i = 0; i < count; i++) {
+        qfw_cfg_read_data(m->fw_cfg, &f, sizeof(f));
+        if (!strcmp(f.name, name)) {
+            if (size) {
+                *size = be32_to_cpu(f.size);
+            }
+            return be16_to_cpu(f.select);
+        }
+    }
+    return 0;
+}
+
+/* One fw_cfg DMA operation; returns the control word it ends with. */
+static uint32_t fw_cfg_dma(Machine *m, uint32_t control, void *buf,
+                           uint32_t len)
+{
+    struct fw_cfg_dma_access desc = {
+        .control = cpu_to_be32(control),
+        .length = cpu_to_be32(len),
+        .address = cpu_to_be64(DMA_DATA_ADDR),
+    };
+
+    if (buf && (control & FW_CFG_DMA_CTL_WRITE)) {
+        qtest_memwrite(m->qts, DMA_DATA_ADDR, buf, len);
+    }
+    qtest_memwrite(m->qts, DMA_DESC_ADDR, &desc, sizeof(desc));
+    /* big endian register: high half first, the low half starts it */
+    qtest_outl(m->qts, FW_CFG_IO_DMA_ADDR, cpu_to_be32(0));
+    qtest_outl(m->qts, FW_CFG_IO_DMA_ADDR + 4, cpu_to_be32(DMA_DESC_ADDR));
+    qtest_memread(m->qts, DMA_DESC_ADDR, &desc, sizeof(desc));
+    if (buf && (control & FW_CFG_DMA_CTL_READ)) {
+        qtest_memread(m->qts, DMA_DATA_ADDR, buf, len);
+    }
+    return be32_to_cpu(desc.control);
+}
+
+static uint32_t fw_cfg_dma_write_file(Machine *m, const char *name,
+                                      const void *data, uint32_t len)
+{
+    uint16_t key = fw_cfg_file_key(m, name, NULL);
+    g_autofree void *copy = g_memdup2(data, len);
+
+    g_assert(key);
+    return fw_cfg_dma(m, ((uint32_t)key << 16) | FW_CFG_DMA_CTL_SELECT |
+                      FW_CFG_DMA_CTL_WRITE, copy, len);
+}
+
+static void request_features(Machine *m, uint64_t features)
+{
+    uint8_t le[8];
+
+    stq_le_p(le, features);
+    g_assert_cmphex(fw_cfg_dma_write_file(m, "etc/smi/requested-features",
+                                          le, sizeof(le)), ==, 0);
+}
+
+static uint64_t read_requested_features(Machine *m)
+{
+    uint8_t le[8];
+    uint32_t size;
+    uint16_t key = fw_cfg_file_key(m, "etc/smi/requested-features", &size);
+
+    g_assert_cmpuint(size, ==, sizeof(le));
+    qfw_cfg_get(m->fw_cfg, key, le, sizeof(le));
+    return ldq_le_p(le);
+}
+
+/* Select features-ok (that validates) and read the verdict. */
+static uint8_t features_ok_by_io(Machine *m)
+{
+    uint16_t key = fw_cfg_file_key(m, "etc/smi/features-ok", NULL);
+    uint8_t ok = 0xff;
+
+    g_assert(key);
+    qfw_cfg_get(m->fw_cfg, key, &ok, 1);
+    return ok;
+}
+
+static uint8_t features_ok_by_dma(Machine *m)
+{
+    uint16_t key = fw_cfg_file_key(m, "etc/smi/features-ok", NULL);
+    uint8_t ok = 0xff;
+
+    g_assert(key);
+    g_assert_cmphex(fw_cfg_dma(m, ((uint32_t)key << 16) |
+                               FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ,
+                               &ok, 1), ==, 0);
+    return ok;
+}
+
+static void negotiate(Machine *m, uint64_t features)
+{
+    request_features(m, features);
+    g_assert_cmpuint(features_ok_by_io(m), ==, 1);
+    g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==, features);
+}
+
+static void set_smi_en(Machine *m, uint32_t val)
+{
+    qtest_outl(m->qts, SMI_EN, val);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_EN), ==, val);
+}
+
+/* Tests */
 
 /* APM_STS is a scratch byte firmware uses to pass an argument to SMM. */
 static void test_apm_sts_scratch_byte(void)
 {
-    QTestState *qts = qtest_init("-machine q35");
+    Machine *m = machine_start("-machine q35");
     unsigned v;
 
-    g_assert_cmpuint(qtest_inb(qts, APM_STS_PORT), ==, 0);
+    g_assert_cmpuint(qtest_inb(m->qts, APM_STS_PORT), ==, 0);
     for (v = 0; v <= 0xff; v++) {
-        qtest_outb(qts, APM_STS_PORT, v);
-        g_assert_cmpuint(qtest_inb(qts, APM_STS_PORT), ==, v);
+        qtest_outb(m->qts, APM_STS_PORT, v);
+        g_assert_cmpuint(qtest_inb(m->qts, APM_STS_PORT), ==, v);
     }
-    qtest_quit(qts);
+    machine_stop(m);
+}
+
+/* Without SMI_EN.APMC_EN no APM write raises an SMI; the byte reads back */
+static void test_apmc_en_clear_no_smi(void)
+{
+    Machine *m = machine_start("-machine q35 -smp 2");
+    g_autofree uint64_t *before = smi_snapshot(m);
+    unsigned v;
+
+    g_assert_cmphex(qtest_inl(m->qts, SMI_EN), ==, 0);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN);
+    for (v = 0; v <= 0xff; v++) {
+        qtest_outb(m->qts, APM_CNT_PORT, v);
+        g_assert_cmpuint(qtest_inb(m->qts, APM_CNT_PORT), ==, v);
+    }
+    assert_no_smi_since(m, before);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    machine_stop(m);
+}
+
+/* GBL_SMI_EN gates every SMI, as on ICH9 (docs/specs/ich9-smi.rst) */
+static void test_gbl_smi_en_clear_no_smi(void)
+{
+    Machine *m = machine_start("-machine q35 -smp 2");
+    g_autofree uint64_t *before = smi_snapshot(m);
+
+    set_smi_en(m, SMI_EN_APMC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x42);
+    assert_no_smi_since(m, before);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    machine_stop(m);
+}
+
+/* ACPI enable/disable flip SCI_EN and raise no SMI */
+static void test_acpi_enable_disable_no_smi(void)
+{
+    Machine *m = machine_start("-machine q35 -smp 2");
+    g_autofree uint64_t *before = smi_snapshot(m);
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    g_assert_cmphex(qtest_inw(m->qts, PM1_CNT) & PM1_CNT_SCI_EN, ==, 0);
+    qtest_outb(m->qts, APM_CNT_PORT, APM_ACPI_ENABLE);
+    g_assert_cmphex(qtest_inw(m->qts, PM1_CNT) & PM1_CNT_SCI_EN, ==,
+                    PM1_CNT_SCI_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, APM_ACPI_DISABLE);
+    g_assert_cmphex(qtest_inw(m->qts, PM1_CNT) & PM1_CNT_SCI_EN, ==, 0);
+    assert_no_smi_since(m, before);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    machine_stop(m);
+}
+
+/*
+ * Not negotiated: unicast.  A write from outside any vCPU (here qtest)
+ * goes to the BSP; upstream 7.2 crashes on this very write.
+ */
+static void test_unicast_from_outside_goes_to_bsp(void)
+{
+    Machine *m = machine_start("-machine q35 -smp 4");
+    g_autofree uint64_t *before = smi_snapshot(m);
+    g_autofree uint64_t *delta = g_new0(uint64_t, m->ncpus);
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x55);
+    delta[0] = 1;
+    assert_smi_delta(m, before, delta);
+    g_assert_cmpuint(smi_count(m, 0, "x-smi-injected-apm-unicast"), ==, 1);
+    g_assert_cmpuint(smi_count(m, 0, "x-smi-injected-apm-broadcast"), ==, 0);
+    machine_stop(m);
+}
+
+/* Broadcast negotiated: every vCPU gets one SMI per write */
+static void test_broadcast_reaches_every_cpu(const void *opaque)
+{
+    int ncpus = GPOINTER_TO_INT(opaque);
+    Machine *m = machine_start("-machine q35 -smp %d", ncpus);
+    g_autofree uint64_t *before = NULL;
+    g_autofree uint64_t *delta = g_new(uint64_t, ncpus);
+    int i, writes = 3;
+
+    g_assert_cmpint(m->ncpus, ==, ncpus);
+    negotiate(m, SMI_F_BROADCAST);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    before = smi_snapshot(m);
+    for (i = 0; i < writes; i++) {
+        qtest_outb(m->qts, APM_CNT_PORT, 0x10 + i);
+    }
+    for (i = 0; i < ncpus; i++) {
+        delta[i] = writes;
+    }
+    assert_smi_delta(m, before, delta);
+    g_assert_cmpuint(smi_count(m, ncpus - 1, "x-smi-injected-apm-broadcast"),
+                     ==, writes);
+    machine_stop(m);
+}
+
+/* SMI_STS.APM_STS: set by an APM SMI, cleared by writing 1 */
+static void test_smi_sts_apm_set_and_clear(void)
+{
+    Machine *m = machine_start("-machine q35");
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x77);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, SMI_STS_APM_STS);
+    qtest_outl(m->qts, SMI_STS, ~SMI_STS_APM_STS);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, SMI_STS_APM_STS);
+    qtest_outl(m->qts, SMI_STS, SMI_STS_APM_STS);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    /* ACPI enable raises no SMI, so no status either */
+    qtest_outb(m->qts, APM_CNT_PORT, APM_ACPI_ENABLE);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    machine_stop(m);
+}
+
+/* GEN_PMCON_1.SMI_LOCK freezes GBL_SMI_EN until reset */
+static void test_smi_lock_freezes_gbl_smi_en(void)
+{
+    Machine *m = machine_start("-machine q35");
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qpci_config_writew(m->lpc, LPC_GEN_PMCON_1, GEN_PMCON_1_SMI_LOCK);
+    g_assert_cmphex(qpci_config_readw(m->lpc, LPC_GEN_PMCON_1) &
+                    GEN_PMCON_1_SMI_LOCK, ==, GEN_PMCON_1_SMI_LOCK);
+    qtest_outl(m->qts, SMI_EN, 0);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_EN), ==, SMI_EN_GBL_SMI_EN);
+    /* the lock itself cannot be cleared */
+    qpci_config_writew(m->lpc, LPC_GEN_PMCON_1, 0);
+    g_assert_cmphex(qpci_config_readw(m->lpc, LPC_GEN_PMCON_1) &
+                    GEN_PMCON_1_SMI_LOCK, ==, GEN_PMCON_1_SMI_LOCK);
+
+    machine_reset(m);
+    g_assert_cmphex(qpci_config_readw(m->lpc, LPC_GEN_PMCON_1) &
+                    GEN_PMCON_1_SMI_LOCK, ==, 0);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_EN), ==, 0);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN);
+    set_smi_en(m, 0);
+    machine_stop(m);
 }
 
 typedef struct SupportedFeaturesCase {
     const char *machine;
-    uint64_t features;   /* 0: the file does not exist */
+    uint64_t features;   /* 0: the files do not exist */
 } SupportedFeaturesCase;
 
 static const SupportedFeaturesCase supported_features_cases[] = {
-    { "q35", SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG | SMI_F_CPU_HOTUNPLUG },
-    { "pc-q35-7.2", SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG | SMI_F_CPU_HOTUNPLUG },
-    { "pc-q35-6.0", SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG | SMI_F_CPU_HOTUNPLUG },
+    { "q35", SMI_F_ALL },
+    { "pc-q35-7.2", SMI_F_ALL },
+    { "pc-q35-6.0", SMI_F_ALL },
     { "pc-q35-5.2", SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG },
     { "pc-q35-5.1", SMI_F_BROADCAST },
     { "pc-q35-2.9", SMI_F_BROADCAST },
     { "pc-q35-2.8", 0 },
 };
 
-/*
- * etc/smi/supported-features is 8 bytes, little endian; a machine type
- * without any SMI feature does not offer the negotiation files at all.
- */
+/* etc/smi/supported-features: 8 bytes LE, absent without features */
 static void test_supported_features(const void *opaque)
 {
     const SupportedFeaturesCase *c = opaque;
@@ -69,19 +479,333 @@ static void test_supported_features(const void *opaque)
         g_assert_cmpuint(size, ==, 0);
         g_assert_cmpuint(qfw_cfg_get_file(fw_cfg, "etc/smi/features-ok",
                                           le, 1), ==, 0);
+        g_assert_cmpuint(qfw_cfg_get_file(fw_cfg,
+                                          "etc/smi/requested-features",
+                                          le, 8), ==, 0);
     }
     pc_fw_cfg_uninit(fw_cfg);
     qtest_quit(qts);
 }
 
+/* The validation rule of docs/specs/ich9-smi.rst, written independently */
+static bool request_valid(uint64_t host, uint64_t req)
+{
+    bool bc = req & SMI_F_BROADCAST, hp = req & SMI_F_CPU_HOTPLUG;
+    bool hup = req & SMI_F_CPU_HOTUNPLUG;
+
+    return !(req & ~host) && !((hp || hup) && !bc) && !(hup && !hp);
+}
+
+typedef struct HostConfig {
+    const char *name;
+    const char *args;
+    uint64_t host;
+} HostConfig;
+
+#define G "-global ICH9-LPC."
+static const HostConfig host_configs[] = {
+    { "all", "-machine q35", SMI_F_ALL },
+    { "no-hotunplug", "-machine q35 " G "x-smi-cpu-hotunplug=off",
+      SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG },
+    { "broadcast-only", "-machine q35 " G "x-smi-cpu-hotunplug=off "
+      G "x-smi-cpu-hotplug=off", SMI_F_BROADCAST },
+    { "hotplug-no-broadcast", "-machine q35 " G "x-smi-broadcast=off "
+      G "x-smi-cpu-hotunplug=off", SMI_F_CPU_HOTPLUG },
+    { "hotplug-hotunplug-no-broadcast", "-machine q35 "
+      G "x-smi-broadcast=off", SMI_F_CPU_HOTPLUG | SMI_F_CPU_HOTUNPLUG },
+    { "pc-q35-5.2", "-machine pc-q35-5.2",
+      SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG },
+    { "pc-q35-5.1", "-machine pc-q35-5.1", SMI_F_BROADCAST },
+    { "pc-q35-5.1-hotplug-on", "-machine pc-q35-5.1 "
+      G "x-smi-cpu-hotplug=on", SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG },
+};
+#undef G
+
+/*
+ * Every request of the three bits, plus unknown bits, against one host
+ * configuration: accepted exactly when valid, negotiated value as asked.
+ * Alternate selector I/O and DMA for the validating select.
+ */
+static void test_negotiation_matrix(const void *opaque)
+{
+    const HostConfig *hc = opaque;
+    static const uint64_t extra_requests[] = {
+        1ULL << 3, SMI_F_ALL | (1ULL << 3), 1ULL << 63, UINT64_MAX,
+    };
+    Machine *m = machine_start("%s", hc->args);
+    uint64_t req;
+    int i;
+
+    g_assert_cmphex(lpc_prop(m, "x-smi-host-features"), ==, hc->host);
+    for (i = 0; i < 8 + (int)ARRAY_SIZE(extra_requests); i++) {
+        bool valid;
+        uint8_t ok;
+
+        req = i < 8 ? i : extra_requests[i - 8];
+        valid = request_valid(hc->host, req);
+        request_features(m, req);
+        g_assert_cmphex(read_requested_features(m), ==, req);
+        ok = (i & 1) ? features_ok_by_dma(m) : features_ok_by_io(m);
+        g_assert_cmpuint(ok, ==, valid);
+        g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==,
+                        valid ? req : 0);
+        g_assert_cmpuint(lpc_prop(m, "x-smi-features-ok"), ==, valid);
+        /* reset clears requested, features-ok and negotiated */
+        machine_reset(m);
+        g_assert_cmphex(read_requested_features(m), ==, 0);
+        g_assert_cmpuint(lpc_prop(m, "x-smi-features-ok"), ==, 0);
+        g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==, 0);
+    }
+    machine_stop(m);
+}
+
+/* A rejected request leaves the negotiation open; an accepted one locks */
+static void test_negotiation_lock(void)
+{
+    Machine *m = machine_start("-machine q35");
+
+    request_features(m, SMI_F_CPU_HOTPLUG);
+    g_assert_cmpuint(features_ok_by_io(m), ==, 0);
+    negotiate(m, SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+
+    /* locked: a new request is undone and changes nothing */
+    request_features(m, SMI_F_ALL);
+    g_assert_cmphex(read_requested_features(m), ==,
+                    SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+    g_assert_cmpuint(features_ok_by_dma(m), ==, 1);
+    request_features(m, 0);
+    g_assert_cmpuint(features_ok_by_io(m), ==, 1);
+    g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==,
+                    SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+
+    machine_reset(m);
+    g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==, 0);
+    negotiate(m, SMI_F_ALL);
+    machine_stop(m);
+}
+
+/* Malformed fw_cfg writes: defined results, no harm to the negotiation */
+static void test_fw_cfg_bad_writes(void)
+{
+    Machine *m = machine_start("-machine q35");
+    uint8_t buf[16];
+    uint16_t key;
+
+    /* short write: only the bytes written change */
+    request_features(m, 0);
+    buf[0] = SMI_F_BROADCAST;
+    g_assert_cmphex(fw_cfg_dma_write_file(m, "etc/smi/requested-features",
+                                          buf, 1), ==, 0);
+    g_assert_cmphex(read_requested_features(m), ==, SMI_F_BROADCAST);
+
+    /* long write: fw_cfg refuses it as a whole */
+    memset(buf, 0xff, sizeof(buf));
+    g_assert_cmphex(fw_cfg_dma_write_file(m, "etc/smi/requested-features",
+                                          buf, sizeof(buf)), ==,
+                    FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmphex(read_requested_features(m), ==, SMI_F_BROADCAST);
+
+    /* supported-features is read-only */
+    g_assert_cmphex(fw_cfg_dma_write_file(m, "etc/smi/supported-features",
+                                          buf, 8), ==, FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmphex(lpc_prop(m, "x-smi-host-features"), ==, SMI_F_ALL);
+
+    /* a write past the end, after a skip */
+    key = fw_cfg_file_key(m, "etc/smi/requested-features", NULL);
+    g_assert_cmphex(fw_cfg_dma(m, ((uint32_t)key << 16) |
+                               FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_SKIP,
+                               NULL, 8), ==, 0);
+    g_assert_cmphex(fw_cfg_dma(m, FW_CFG_DMA_CTL_WRITE, buf, 4), ==,
+                    FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmphex(read_requested_features(m), ==, SMI_F_BROADCAST);
+
+    /*
+     * features-ok is read-only too; the DMA write selects it first, and the
+     * select validates the request as usual: the written 0xff never lands.
+     */
+    g_assert_cmphex(fw_cfg_dma_write_file(m, "etc/smi/features-ok",
+                                          buf, 1), ==, FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmpuint(lpc_prop(m, "x-smi-features-ok"), ==, 1);
+    g_assert_cmpuint(features_ok_by_io(m), ==, 1);
+    g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==,
+                    SMI_F_BROADCAST);
+    machine_stop(m);
+}
+
+/* x-smi-cpu-hotunplug without x-smi-cpu-hotplug: a clear startup error */
+static void test_hotunplug_without_hotplug_refused(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    const char *argv[] = {
+        qemu, "-machine", "q35", "-accel", "qtest", "-display", "none",
+        "-nodefaults", "-global", "ICH9-LPC.x-smi-cpu-hotplug=off",
+        "-qtest", "null", NULL
+    };
+    int status;
+
+    g_assert(qemu);
+    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+                          NULL, &out, &err, &status, &gerr));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    g_assert_nonnull(strstr(err, "x-smi-cpu-hotunplug=on requires "
+                                 "x-smi-cpu-hotplug=on"));
+}
+
+/* query-smi reports the chipset and every vCPU */
+static void test_query_smi(void)
+{
+    Machine *m = machine_start("-machine q35 -smp 2");
+    QDict *resp, *ret, *chipset, *cpu;
+    QList *cpus;
+
+    negotiate(m, SMI_F_BROADCAST);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x99);
+
+    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert(ret);
+    chipset = qdict_get_qdict(ret, "chipset");
+    g_assert_cmpuint(qdict_get_int(chipset, "host-features"), ==, SMI_F_ALL);
+    g_assert_cmpuint(qdict_get_int(chipset, "requested-features"), ==,
+                     SMI_F_BROADCAST);
+    g_assert_cmpuint(qdict_get_int(chipset, "negotiated-features"), ==,
+                     SMI_F_BROADCAST);
+    g_assert_true(qdict_get_bool(chipset, "features-ok"));
+    g_assert_cmphex(qdict_get_int(chipset, "smi-en"), ==,
+                    SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    g_assert_cmphex(qdict_get_int(chipset, "smi-sts"), ==, SMI_STS_APM_STS);
+    cpus = qdict_get_qlist(ret, "cpus");
+    g_assert_cmpint(qlist_size(cpus), ==, 2);
+    cpu = qobject_to(QDict, qlist_peek(cpus));
+    g_assert_cmpint(qdict_get_int(cpu, "cpu-index"), ==, 0);
+    g_assert_cmpint(qdict_get_int(cpu, "injected"), ==, 1);
+    g_assert_cmpint(qdict_get_int(cpu, "apm-broadcast"), ==, 1);
+    g_assert_cmpint(qdict_get_int(cpu, "apm-unicast"), ==, 0);
+    g_assert_cmpint(qdict_get_int(cpu, "smm-entries"), ==, 0);
+    qobject_unref(resp);
+    machine_stop(m);
+}
+
+/* HMP 'info smi' prints the same as a table */
+static void test_hmp_info_smi(void)
+{
+    Machine *m = machine_start("-machine q35 -smp 2");
+    g_autofree char *out = NULL;
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x99);
+    out = qtest_hmp(m->qts, "info smi");
+    g_assert_nonnull(strstr(out, "SMI_EN 0x00000021, SMI_STS 0x00000020"));
+    g_assert_nonnull(strstr(out, "smm-entries"));
+    g_assert_true(g_regex_match_simple("^ +0 +1 +0 +1 +0 +0 +0\\r?$",
+                                          out, G_REGEX_MULTILINE, 0));
+    g_assert_true(g_regex_match_simple("^ +1 +0 +0 +0 +0 +0 +0\\r?$",
+                                          out, G_REGEX_MULTILINE, 0));
+    machine_stop(m);
+}
+
+/* Counters belong to the vCPU: a guest reset does not clear them */
+static void test_counters_survive_reset(void)
+{
+    Machine *m = machine_start("-machine q35");
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x11);
+    machine_reset(m);
+    g_assert_cmpuint(smi_count(m, 0, "x-smi-injected"), ==, 1);
+    machine_stop(m);
+}
+
+/* Negotiated state, SMI_EN and SMI_STS survive migration */
+static void test_migration_keeps_smi_state(void)
+{
+    g_autofree char *tmp = g_dir_make_tmp("ich9-smi-XXXXXX", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/migsock", tmp);
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    Machine *src = machine_start("-machine q35 -smp 2");
+    Machine *dst;
+    QDict *resp;
+    const char *status;
+    int tries;
+
+    dst = machine_start("-machine q35 -smp 2 -incoming %s", uri);
+    negotiate(src, SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+    set_smi_en(src, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outb(src->qts, APM_CNT_PORT, 0x42);
+    qtest_outb(src->qts, APM_STS_PORT, 0x5a);
+
+    qtest_qmp_assert_success(src->qts, "{ 'execute': 'migrate', "
+                             "'arguments': { 'uri': %s } }", uri);
+    for (tries = 0; tries < 1000; tries++) {
+        resp = qtest_qmp(src->qts, "{ 'execute': 'query-migrate' }");
+        status = qdict_get_str(qdict_get_qdict(resp, "return"), "status");
+        if (!strcmp(status, "completed") || !strcmp(status, "failed")) {
+            break;
+        }
+        qobject_unref(resp);
+        resp = NULL;
+        g_usleep(10 * 1000);
+    }
+    g_assert(resp);
+    g_assert_cmpstr(status, ==, "completed");
+    qobject_unref(resp);
+    qtest_qmp_eventwait(dst->qts, "RESUME");
+
+    g_assert_cmphex(lpc_prop(dst, "x-smi-negotiated-features"), ==,
+                    SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+    g_assert_cmpuint(features_ok_by_io(dst), ==, 1);
+    g_assert_cmphex(read_requested_features(dst), ==,
+                    SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_EN), ==,
+                    SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==, SMI_STS_APM_STS);
+    g_assert_cmpuint(qtest_inb(dst->qts, APM_CNT_PORT), ==, 0x42);
+    g_assert_cmpuint(qtest_inb(dst->qts, APM_STS_PORT), ==, 0x5a);
+    /* still locked, still broadcasting on the destination */
+    request_features(dst, 0);
+    g_assert_cmpuint(features_ok_by_io(dst), ==, 1);
+    qtest_outb(dst->qts, APM_CNT_PORT, 0x43);
+    g_assert_cmpuint(smi_count(dst, 1, "x-smi-injected-apm-broadcast"),
+                     ==, 1);
+
+    machine_stop(src);
+    machine_stop(dst);
+    unlink(sock);
+    rmdir(tmp);
+}
+
 int main(int argc, char **argv)
 {
+    static const int broadcast_cpus[] = { 1, 2, 4, Q35_MAX_XAPIC_CPUS };
     size_t i;
 
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/ich9-smi/apm-sts/scratch-byte",
                    test_apm_sts_scratch_byte);
+    qtest_add_func("/ich9-smi/delivery/apmc-en-clear-no-smi",
+                   test_apmc_en_clear_no_smi);
+    qtest_add_func("/ich9-smi/delivery/gbl-smi-en-clear-no-smi",
+                   test_gbl_smi_en_clear_no_smi);
+    qtest_add_func("/ich9-smi/delivery/acpi-enable-disable-no-smi",
+                   test_acpi_enable_disable_no_smi);
+    qtest_add_func("/ich9-smi/delivery/unicast-from-outside-goes-to-bsp",
+                   test_unicast_from_outside_goes_to_bsp);
+    for (i = 0; i < ARRAY_SIZE(broadcast_cpus); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/ich9-smi/delivery/broadcast-reaches-every-cpu/"
+                            "%d", broadcast_cpus[i]);
+        qtest_add_data_func(path, GINT_TO_POINTER(broadcast_cpus[i]),
+                            test_broadcast_reaches_every_cpu);
+    }
+    qtest_add_func("/ich9-smi/smi-sts/apm-set-and-clear",
+                   test_smi_sts_apm_set_and_clear);
+    qtest_add_func("/ich9-smi/smi-lock/freezes-gbl-smi-en",
+                   test_smi_lock_freezes_gbl_smi_en);
     for (i = 0; i < ARRAY_SIZE(supported_features_cases); i++) {
         g_autofree char *path =
             g_strdup_printf("/ich9-smi/fw-cfg/supported-features/%s",
@@ -89,5 +813,23 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &supported_features_cases[i],
                             test_supported_features);
     }
+    for (i = 0; i < ARRAY_SIZE(host_configs); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/ich9-smi/negotiation/matrix/%s",
+                            host_configs[i].name);
+        qtest_add_data_func(path, &host_configs[i], test_negotiation_matrix);
+    }
+    qtest_add_func("/ich9-smi/negotiation/lock-until-reset",
+                   test_negotiation_lock);
+    qtest_add_func("/ich9-smi/negotiation/bad-fw-cfg-writes",
+                   test_fw_cfg_bad_writes);
+    qtest_add_func("/ich9-smi/host/hotunplug-without-hotplug-refused",
+                   test_hotunplug_without_hotplug_refused);
+    qtest_add_func("/ich9-smi/accounting/query-smi", test_query_smi);
+    qtest_add_func("/ich9-smi/accounting/hmp-info-smi", test_hmp_info_smi);
+    qtest_add_func("/ich9-smi/accounting/counters-survive-reset",
+                   test_counters_survive_reset);
+    qtest_add_func("/ich9-smi/migration/keeps-smi-state",
+                   test_migration_keeps_smi_state);
     return g_test_run();
 }

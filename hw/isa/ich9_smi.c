@@ -1,0 +1,382 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * ICH9 SMI block: the APM control/status ports, SMI_EN/SMI_STS in the PM
+ * I/O space, the etc/smi fw_cfg feature negotiation, and the delivery of
+ * the SMIs they raise.  The guest interface is docs/specs/ich9-smi.rst;
+ * the LPC device (lpc_ich9.c) owns the state and wires this block in.
+ *
+ * Copyright (c) 2026 The Q35 SMM fork authors
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bitops.h"
+#include "qemu/bswap.h"
+#include "qemu/cutils.h"
+#include "qemu/log.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "hw/core/cpu.h"
+#include "hw/isa/ich9_smi.h"
+#include "migration/vmstate.h"
+#include "cpu.h"
+#include "trace.h"
+
+#define SMI_KNOWN_FEATURES (BIT_ULL(ICH9_LPC_SMI_F_BROADCAST_BIT) | \
+                            BIT_ULL(ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT) | \
+                            BIT_ULL(ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT))
+
+/* The SMI_STS bits this model sets, and so the ones a write can clear. */
+#define SMI_STS_IMPLEMENTED ICH9_PMIO_SMI_STS_APM_STS
+
+/* At most one guest error line a second for repeated bad negotiations. */
+#define ERROR_LOG_INTERVAL_MS 1000
+
+static void G_GNUC_PRINTF(2, 3)
+ich9_smi_guest_error(ICH9SMIState *s, const char *fmt, ...)
+{
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (s->last_error_log_ms &&
+        now - s->last_error_log_ms < ERROR_LOG_INTERVAL_MS) {
+        return;
+    }
+    s->last_error_log_ms = now;
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qemu_log_mask(LOG_GUEST_ERROR, "ICH9 SMI: %s\n", msg);
+}
+
+/* SMI delivery */
+
+void ich9_generate_smi(void)
+{
+    if (first_cpu) {
+        x86_cpu_raise_smi(X86_CPU(first_cpu), X86_SMI_SOURCE_OTHER);
+    }
+}
+
+static void ich9_smi_raise_apm(ICH9SMIState *s)
+{
+    CPUState *cs;
+
+    s->smi_sts |= ICH9_PMIO_SMI_STS_APM_STS;
+    if (ich9_smi_feature_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT)) {
+        trace_ich9_smi_raise(s->apm_cnt, "broadcast", -1);
+        CPU_FOREACH(cs) {
+            x86_cpu_raise_smi(X86_CPU(cs), X86_SMI_SOURCE_APM_BROADCAST);
+        }
+        return;
+    }
+    /*
+     * Unicast goes to the vCPU that executed the OUT.  A write from
+     * outside any vCPU (qtest, DMA) has no such vCPU: the BSP takes it,
+     * as it does for the chipset's other SMI sources.
+     */
+    cs = current_cpu ? current_cpu : first_cpu;
+    if (!cs) {
+        return;
+    }
+    trace_ich9_smi_raise(s->apm_cnt, "unicast", cs->cpu_index);
+    x86_cpu_raise_smi(X86_CPU(cs), X86_SMI_SOURCE_APM_UNICAST);
+}
+
+/* APM_CNT / APM_STS */
+
+static void ich9_apm_write(void *opaque, hwaddr addr, uint64_t val,
+                           unsigned size)
+{
+    ICH9SMIState *s = opaque;
+
+    trace_ich9_smi_apm_write(ICH9_APM_CNT_IOPORT + addr, val);
+    if (addr == ICH9_APM_STS_IOPORT - ICH9_APM_CNT_IOPORT) {
+        s->apm_sts = val;
+        return;
+    }
+
+    s->apm_cnt = val;
+    if (val == ICH9_APM_ACPI_ENABLE || val == ICH9_APM_ACPI_DISABLE) {
+        acpi_pm1_cnt_update(s->acpi_regs, val == ICH9_APM_ACPI_ENABLE,
+                            val == ICH9_APM_ACPI_DISABLE);
+        return;
+    }
+    if ((s->smi_en & ICH9_PMIO_SMI_EN_GBL_SMI_EN) &&
+        (s->smi_en & ICH9_PMIO_SMI_EN_APMC_EN)) {
+        ich9_smi_raise_apm(s);
+    }
+}
+
+static uint64_t ich9_apm_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ICH9SMIState *s = opaque;
+    uint8_t val;
+
+    val = addr == 0 ? s->apm_cnt : s->apm_sts;
+    trace_ich9_smi_apm_read(ICH9_APM_CNT_IOPORT + addr, val);
+    return val;
+}
+
+static const MemoryRegionOps ich9_apm_ops = {
+    .read = ich9_apm_read,
+    .write = ich9_apm_write,
+    .impl.min_access_size = 1,
+    .impl.max_access_size = 1,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+/* SMI_EN / SMI_STS */
+
+static uint32_t ich9_smi_en_wmask(const ICH9SMIState *s)
+{
+    uint32_t wmask = UINT32_MAX;
+
+    if (s->gbl_smi_en_locked) {
+        wmask &= ~ICH9_PMIO_SMI_EN_GBL_SMI_EN;
+    }
+    if (s->tco && (s->tco->tco.cnt1 & TCO_LOCK)) {
+        wmask &= ~ICH9_PMIO_SMI_EN_TCO_EN;
+    }
+    return wmask;
+}
+
+static uint64_t ich9_smi_regs_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ICH9SMIState *s = opaque;
+
+    switch (addr) {
+    case 0:
+        return s->smi_en;
+    case ICH9_PMIO_SMI_STS - ICH9_PMIO_SMI_EN:
+        return s->smi_sts;
+    default:
+        return 0;
+    }
+}
+
+static void ich9_smi_regs_write(void *opaque, hwaddr addr, uint64_t val,
+                                unsigned size)
+{
+    ICH9SMIState *s = opaque;
+    uint32_t wmask;
+
+    switch (addr) {
+    case 0:
+        wmask = ich9_smi_en_wmask(s);
+        s->smi_en = (s->smi_en & ~wmask) | (val & wmask);
+        trace_ich9_smi_en_write(val, s->smi_en);
+        break;
+    case ICH9_PMIO_SMI_STS - ICH9_PMIO_SMI_EN:
+        s->smi_sts &= ~(val & SMI_STS_IMPLEMENTED);
+        break;
+    }
+}
+
+static const MemoryRegionOps ich9_smi_regs_ops = {
+    .read = ich9_smi_regs_read,
+    .write = ich9_smi_regs_write,
+    .valid.min_access_size = 4,
+    .valid.max_access_size = 4,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+void ich9_smi_set_gbl_smi_en_lock(ICH9SMIState *s, bool locked)
+{
+    s->gbl_smi_en_locked = locked;
+}
+
+/* Feature negotiation */
+
+bool ich9_smi_feature_negotiated(const ICH9SMIState *s, int feature_bit)
+{
+    return s->negotiated_features & BIT_ULL(feature_bit);
+}
+
+/* NULL if @requested may be negotiated, else why not. */
+static const char *ich9_smi_negotiation_error(uint64_t host,
+                                              uint64_t requested)
+{
+    bool broadcast = requested & BIT_ULL(ICH9_LPC_SMI_F_BROADCAST_BIT);
+    bool hotplug = requested & BIT_ULL(ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT);
+    bool hotunplug = requested & BIT_ULL(ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT);
+
+    if (requested & ~SMI_KNOWN_FEATURES) {
+        return "unknown feature bits requested";
+    }
+    if (requested & ~host) {
+        return "feature not offered by the host requested";
+    }
+    if ((hotplug || hotunplug) && !broadcast) {
+        return "CPU hot(un)plug with SMI requires SMI broadcast";
+    }
+    if (hotunplug && !hotplug) {
+        return "CPU hot-unplug with SMI requires CPU hotplug with SMI";
+    }
+    return NULL;
+}
+
+/* Selecting etc/smi/features-ok: firmware reads the verdict next. */
+static void ich9_smi_features_ok_select(void *opaque)
+{
+    ICH9SMIState *s = opaque;
+    uint64_t requested = ldq_le_p(s->requested_features_le);
+    const char *error;
+
+    if (s->features_ok) {
+        return;     /* negotiated already: locked until reset */
+    }
+    error = ich9_smi_negotiation_error(s->host_features, requested);
+    if (error) {
+        trace_ich9_smi_negotiation_rejected(requested, s->host_features,
+                                            error);
+        ich9_smi_guest_error(s, "features 0x%" PRIx64 " rejected "
+                             "(host offers 0x%" PRIx64 "): %s",
+                             requested, s->host_features, error);
+        return;
+    }
+    s->negotiated_features = requested;
+    s->features_ok = 1;
+    trace_ich9_smi_negotiation_accepted(requested);
+}
+
+/*
+ * fw_cfg lets the guest write etc/smi/requested-features at any time; after
+ * the negotiation succeeded, put the negotiated set back so that the file
+ * does not claim a request that has no effect.
+ */
+static void ich9_smi_requested_written(void *opaque, off_t offset,
+                                       size_t len)
+{
+    ICH9SMIState *s = opaque;
+
+    if (s->features_ok) {
+        ich9_smi_guest_error(s, "etc/smi/requested-features written after "
+                             "the negotiation completed; ignored");
+        stq_le_p(s->requested_features_le, s->negotiated_features);
+    }
+}
+
+bool ich9_smi_check_host_features(ICH9SMIState *s, Error **errp)
+{
+    if ((s->host_features & BIT_ULL(ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT)) &&
+        !(s->host_features & BIT_ULL(ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT))) {
+        error_setg(errp, "x-smi-cpu-hotunplug=on requires "
+                   "x-smi-cpu-hotplug=on: firmware cannot negotiate CPU "
+                   "hot-unplug with SMI without CPU hotplug with SMI");
+        return false;
+    }
+    return true;
+}
+
+void ich9_smi_add_fw_cfg(ICH9SMIState *s, FWCfgState *fw_cfg)
+{
+    if (!s->host_features || !fw_cfg) {
+        return;
+    }
+    stq_le_p(s->host_features_le, s->host_features);
+    fw_cfg_add_file(fw_cfg, "etc/smi/supported-features",
+                    s->host_features_le, sizeof(s->host_features_le));
+    fw_cfg_add_file_callback(fw_cfg, "etc/smi/requested-features",
+                             NULL, ich9_smi_requested_written, s,
+                             s->requested_features_le,
+                             sizeof(s->requested_features_le), false);
+    fw_cfg_add_file_callback(fw_cfg, "etc/smi/features-ok",
+                             ich9_smi_features_ok_select, NULL, s,
+                             &s->features_ok, sizeof(s->features_ok), true);
+}
+
+bool ich9_smi_negotiation_needed(const ICH9SMIState *s)
+{
+    return !buffer_is_zero(s->requested_features_le,
+                           sizeof(s->requested_features_le)) ||
+           s->features_ok;
+}
+
+/* Read-only QOM view of the state, for query-smi and tests */
+
+static void ich9_smi_get_requested(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    ICH9SMIState *s = opaque;
+    uint64_t val = ldq_le_p(s->requested_features_le);
+
+    visit_type_uint64(v, name, &val, errp);
+}
+
+void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
+{
+    object_property_add_uint64_ptr(obj, "x-smi-host-features",
+                                   &s->host_features, OBJ_PROP_FLAG_READ);
+    object_property_add(obj, "x-smi-requested-features", "uint64",
+                        ich9_smi_get_requested, NULL, NULL, s);
+    object_property_add_uint8_ptr(obj, "x-smi-features-ok",
+                                  &s->features_ok, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(obj, ICH9_LPC_SMI_NEGOTIATED_FEAT_PROP,
+                                   &s->negotiated_features,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint32_ptr(obj, "x-smi-en", &s->smi_en,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint32_ptr(obj, "x-smi-sts", &s->smi_sts,
+                                   OBJ_PROP_FLAG_READ);
+}
+
+/* Life cycle */
+
+void ich9_smi_reset(ICH9SMIState *s)
+{
+    /*
+     * Without SMM, APMC_EN starts set: SeaBIOS reads it as "SMM already
+     * set up" and leaves SMM alone.
+     */
+    s->smi_en = s->smm_enabled ? 0 : ICH9_PMIO_SMI_EN_APMC_EN;
+    s->smi_sts = 0;
+    s->gbl_smi_en_locked = false;
+    memset(s->requested_features_le, 0, sizeof(s->requested_features_le));
+    s->features_ok = 0;
+    s->negotiated_features = 0;
+}
+
+void ich9_smi_init(ICH9SMIState *s, Object *owner, MemoryRegion *io_space,
+                   MemoryRegion *pm_io, ACPIREGS *acpi_regs,
+                   const TCOIORegs *tco, bool smm_enabled)
+{
+    s->acpi_regs = acpi_regs;
+    s->tco = tco;
+    s->smm_enabled = smm_enabled;
+
+    memory_region_init_io(&s->apm_io, owner, &ich9_apm_ops, s, "ich9-apm",
+                          2);
+    memory_region_add_subregion(io_space, ICH9_APM_CNT_IOPORT, &s->apm_io);
+    memory_region_init_io(&s->smi_io, owner, &ich9_smi_regs_ops, s,
+                          "ich9-smi", 8);
+    memory_region_add_subregion(pm_io, ICH9_PMIO_SMI_EN, &s->smi_io);
+    ich9_smi_reset(s);
+}
+
+/* Migration: upstream 7.2's layout, field for field. */
+
+const VMStateDescription vmstate_ich9_apm = {
+    .name = "APM State",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT8(apm_cnt, ICH9SMIState),
+        VMSTATE_UINT8(apm_sts, ICH9SMIState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+const VMStateDescription vmstate_ich9_smi_negotiation = {
+    .name = "ICH9 SMI negotiation",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT8_ARRAY(requested_features_le, ICH9SMIState, 8),
+        VMSTATE_UINT8(features_ok, ICH9SMIState),
+        VMSTATE_UINT64(negotiated_features, ICH9SMIState),
+        VMSTATE_END_OF_LIST()
+    }
+};

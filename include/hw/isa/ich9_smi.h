@@ -1,0 +1,100 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * ICH9 SMI block: APM_CNT/APM_STS, SMI_EN/SMI_STS, the etc/smi fw_cfg
+ * feature negotiation and SMI delivery.  docs/specs/ich9-smi.rst is the
+ * guest interface.
+ *
+ * Copyright (c) 2026 The Q35 SMM fork authors
+ */
+
+#ifndef HW_ISA_ICH9_SMI_H
+#define HW_ISA_ICH9_SMI_H
+
+#include "exec/memory.h"
+#include "hw/acpi/acpi.h"
+#include "hw/acpi/tco.h"
+#include "hw/nvram/fw_cfg.h"
+
+#define ICH9_APM_CNT_IOPORT                     0xb2
+#define ICH9_APM_STS_IOPORT                     0xb3
+
+/* APM_CNT commands the chipset itself acts on (ACPI spec 3.0, 4.7.2.5) */
+#define ICH9_APM_ACPI_ENABLE                    0x2
+#define ICH9_APM_ACPI_DISABLE                   0x3
+
+/* SMI_EN and SMI_STS, offsets in the PMBASE I/O space */
+#define ICH9_PMIO_SMI_EN                        0x30
+#define ICH9_PMIO_SMI_EN_GBL_SMI_EN             (1 << 0)
+#define ICH9_PMIO_SMI_EN_APMC_EN                (1 << 5)
+#define ICH9_PMIO_SMI_EN_TCO_EN                 (1 << 13)
+#define ICH9_PMIO_SMI_STS                       0x34
+#define ICH9_PMIO_SMI_STS_APM_STS               (1 << 5)
+
+/* bit positions used in fw_cfg SMI feature negotiation */
+#define ICH9_LPC_SMI_F_BROADCAST_BIT            0
+#define ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT          1
+#define ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT       2
+
+#define ICH9_LPC_SMI_NEGOTIATED_FEAT_PROP "x-smi-negotiated-features"
+
+typedef struct ICH9SMIState {
+    /* guest registers, migrated */
+    uint8_t apm_cnt;
+    uint8_t apm_sts;
+    uint32_t smi_en;
+    uint32_t smi_sts;
+
+    /* SMI feature negotiation */
+    uint64_t host_features;             /* properties, host endian */
+    uint8_t host_features_le[8];        /* etc/smi/supported-features */
+    uint8_t requested_features_le[8];   /* etc/smi/requested-features */
+    uint8_t features_ok;                /* etc/smi/features-ok */
+    uint64_t negotiated_features;       /* host endian */
+
+    /* derived from LPC config GEN_PMCON_1.SMI_LOCK, recomputed on load */
+    bool gbl_smi_en_locked;
+
+    /* wiring */
+    bool smm_enabled;
+    ACPIREGS *acpi_regs;                /* PM1_CNT.SCI_EN for ACPI enable */
+    const TCOIORegs *tco;               /* TCO1_CNT.TCO_LOCK locks TCO_EN */
+    int64_t last_error_log_ms;
+    MemoryRegion apm_io;
+    MemoryRegion smi_io;
+} ICH9SMIState;
+
+/*
+ * Map APM_CNT/APM_STS into @io_space at 0xb2 and SMI_EN/SMI_STS into
+ * @pm_io (the PMBASE window) at 0x30.
+ */
+void ich9_smi_init(ICH9SMIState *s, Object *owner, MemoryRegion *io_space,
+                   MemoryRegion *pm_io, ACPIREGS *acpi_regs,
+                   const TCOIORegs *tco, bool smm_enabled);
+
+/* Offer the etc/smi files; nothing is offered without host features. */
+void ich9_smi_add_fw_cfg(ICH9SMIState *s, FWCfgState *fw_cfg);
+
+/* Check the host feature properties; false with @errp set if invalid. */
+bool ich9_smi_check_host_features(ICH9SMIState *s, Error **errp);
+
+void ich9_smi_reset(ICH9SMIState *s);
+
+/* Read-only QOM properties x-smi-* of the state, on @obj. */
+void ich9_smi_add_properties(ICH9SMIState *s, Object *obj);
+
+/* GEN_PMCON_1.SMI_LOCK: GBL_SMI_EN keeps its value until reset. */
+void ich9_smi_set_gbl_smi_en_lock(ICH9SMIState *s, bool locked);
+
+bool ich9_smi_feature_negotiated(const ICH9SMIState *s, int feature_bit);
+
+/* For the ICH9LPC/smi_feat migration subsection. */
+bool ich9_smi_negotiation_needed(const ICH9SMIState *s);
+
+extern const VMStateDescription vmstate_ich9_apm;
+extern const VMStateDescription vmstate_ich9_smi_negotiation;
+
+/* The chipset SMI of other sources (TCO), to the BSP. */
+void ich9_generate_smi(void);
+
+#endif /* HW_ISA_ICH9_SMI_H */

@@ -1,0 +1,245 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Per-vCPU SMI accounting, and the query-smi / info smi commands that
+ * show it next to the chipset's SMI state.
+ *
+ * Why here and not in the chipset: SMIs reach a vCPU from several devices
+ * (ICH9 APM, the local APIC, TCO, PIIX4), and a test of SMI delivery needs
+ * to know what each vCPU received whoever raised it.  Counting where the
+ * interrupt is raised keeps one owner for the counters.  Stat64 keeps the
+ * counts exact when vCPU threads of multi-threaded TCG count SMM entries
+ * while the main loop raises SMIs.
+ *
+ * Copyright (c) 2026 The Q35 SMM fork authors
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qapi/qapi-commands-smi-target.h"
+#include "qom/object.h"
+#include "monitor/hmp-target.h"
+#include "monitor/monitor.h"
+#include "hw/core/cpu.h"
+#include "cpu.h"
+#include "trace.h"
+
+/* The ICH9 LPC type name; a string keeps this file free of chipset code. */
+#define ICH9_LPC_TYPE "ICH9-LPC"
+
+static const char *const smi_source_name[X86_SMI_SOURCE__MAX] = {
+    [X86_SMI_SOURCE_APM_BROADCAST] = "apm-broadcast",
+    [X86_SMI_SOURCE_APM_UNICAST] = "apm-unicast",
+    [X86_SMI_SOURCE_APIC] = "apic",
+    [X86_SMI_SOURCE_OTHER] = "other",
+};
+
+void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source)
+{
+    CPUState *cs = CPU(cpu);
+
+    stat64_add(&cpu->smi_stats.injected[source], 1);
+    trace_x86_cpu_smi_raise(cs->cpu_index, smi_source_name[source]);
+    cpu_interrupt(cs, CPU_INTERRUPT_SMI);
+}
+
+void x86_cpu_smm_entered(X86CPU *cpu)
+{
+    stat64_add(&cpu->smi_stats.smm_entries, 1);
+    trace_x86_cpu_smm_enter(CPU(cpu)->cpu_index,
+                            stat64_get(&cpu->smi_stats.smm_entries));
+}
+
+void x86_cpu_smm_left(X86CPU *cpu)
+{
+    trace_x86_cpu_smm_exit(CPU(cpu)->cpu_index);
+}
+
+uint64_t x86_cpu_smi_injected(X86CPU *cpu, X86SMISource source)
+{
+    return stat64_get(&cpu->smi_stats.injected[source]);
+}
+
+uint64_t x86_cpu_smi_injected_total(X86CPU *cpu)
+{
+    uint64_t total = 0;
+    int i;
+
+    for (i = 0; i < X86_SMI_SOURCE__MAX; i++) {
+        total += x86_cpu_smi_injected(cpu, i);
+    }
+    return total;
+}
+
+uint64_t x86_cpu_smm_entries(X86CPU *cpu)
+{
+    return stat64_get(&cpu->smi_stats.smm_entries);
+}
+
+/* QOM properties */
+
+static void get_smi_injected_total(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    uint64_t val = x86_cpu_smi_injected_total(X86_CPU(obj));
+
+    visit_type_uint64(v, name, &val, errp);
+}
+
+static void get_smi_injected_source(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    X86SMISource source = (uintptr_t)opaque;
+    uint64_t val = x86_cpu_smi_injected(X86_CPU(obj), source);
+
+    visit_type_uint64(v, name, &val, errp);
+}
+
+static void get_smm_entries(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    uint64_t val = x86_cpu_smm_entries(X86_CPU(obj));
+
+    visit_type_uint64(v, name, &val, errp);
+}
+
+void x86_cpu_class_add_smi_stats_properties(ObjectClass *oc)
+{
+    uintptr_t i;
+
+    object_class_property_add(oc, "x-smi-injected", "uint64",
+                              get_smi_injected_total, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "x-smi-injected",
+        "SMIs raised for this vCPU by any source since it was created");
+    for (i = 0; i < X86_SMI_SOURCE__MAX; i++) {
+        g_autofree char *name =
+            g_strdup_printf("x-smi-injected-%s", smi_source_name[i]);
+
+        object_class_property_add(oc, name, "uint64",
+                                  get_smi_injected_source, NULL, NULL,
+                                  (void *)i);
+    }
+    object_class_property_add(oc, "x-smm-entries", "uint64",
+                              get_smm_entries, NULL, NULL, NULL);
+    object_class_property_set_description(oc, "x-smm-entries",
+        "Times this vCPU entered SMM (TCG only; 0 elsewhere)");
+}
+
+/* query-smi, info smi */
+
+/*
+ * The chipset state comes through the LPC device's read-only QOM
+ * properties; a missing one is a bug, reported rather than fatal.
+ */
+static bool query_smi_chipset(SmiChipsetInfo **out, Error **errp)
+{
+    Object *lpc = object_resolve_path_type("", ICH9_LPC_TYPE, NULL);
+    g_autofree SmiChipsetInfo *info = NULL;
+    Error *err = NULL;
+
+    *out = NULL;
+    if (!lpc) {
+        return true;
+    }
+    info = g_new0(SmiChipsetInfo, 1);
+    info->host_features =
+        object_property_get_uint(lpc, "x-smi-host-features", &err);
+    if (!err) {
+        info->requested_features =
+            object_property_get_uint(lpc, "x-smi-requested-features", &err);
+    }
+    if (!err) {
+        info->features_ok =
+            object_property_get_uint(lpc, "x-smi-features-ok", &err);
+    }
+    if (!err) {
+        info->negotiated_features =
+            object_property_get_uint(lpc, "x-smi-negotiated-features", &err);
+    }
+    if (!err) {
+        info->smi_en = object_property_get_uint(lpc, "x-smi-en", &err);
+    }
+    if (!err) {
+        info->smi_sts = object_property_get_uint(lpc, "x-smi-sts", &err);
+    }
+    if (err) {
+        error_propagate(errp, err);
+        return false;
+    }
+    *out = g_steal_pointer(&info);
+    return true;
+}
+
+SmiInfo *qmp_query_smi(Error **errp)
+{
+    SmiChipsetInfo *chipset;
+    SmiInfo *info;
+    SmiCpuInfoList **tail;
+    CPUState *cs;
+
+    if (!query_smi_chipset(&chipset, errp)) {
+        return NULL;
+    }
+    info = g_new0(SmiInfo, 1);
+    info->has_chipset = chipset != NULL;
+    info->chipset = chipset;
+    tail = &info->cpus;
+    CPU_FOREACH(cs) {
+        X86CPU *cpu = X86_CPU(cs);
+        SmiCpuInfo *c = g_new0(SmiCpuInfo, 1);
+
+        c->cpu_index = cs->cpu_index;
+        c->qom_path = object_get_canonical_path(OBJECT(cs));
+        c->injected = x86_cpu_smi_injected_total(cpu);
+        c->apm_broadcast =
+            x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APM_BROADCAST);
+        c->apm_unicast = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APM_UNICAST);
+        c->apic = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APIC);
+        c->other = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_OTHER);
+        c->smm_entries = x86_cpu_smm_entries(cpu);
+        QAPI_LIST_APPEND(tail, c);
+    }
+    return info;
+}
+
+void hmp_info_smi(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+    g_autoptr(SmiInfo) info = qmp_query_smi(&err);
+    SmiCpuInfoList *l;
+
+    if (!info) {
+        monitor_printf(mon, "%s\n", error_get_pretty(err));
+        error_free(err);
+        return;
+    }
+    if (info->chipset) {
+        SmiChipsetInfo *c = info->chipset;
+
+        monitor_printf(mon, "ICH9 SMI: host features 0x%" PRIx64
+                       ", requested 0x%" PRIx64 ", negotiated 0x%" PRIx64
+                       " (features-ok %s)\n",
+                       c->host_features, c->requested_features,
+                       c->negotiated_features,
+                       c->features_ok ? "yes" : "no");
+        monitor_printf(mon, "          SMI_EN 0x%08" PRIx32
+                       ", SMI_STS 0x%08" PRIx32 "\n",
+                       c->smi_en, c->smi_sts);
+    } else {
+        monitor_printf(mon, "no ICH9 SMI block on this machine\n");
+    }
+    monitor_printf(mon, "%4s %10s %14s %12s %8s %8s %12s\n", "CPU",
+                   "injected", "apm-broadcast", "apm-unicast", "apic",
+                   "other", "smm-entries");
+    for (l = info->cpus; l; l = l->next) {
+        SmiCpuInfo *c = l->value;
+
+        monitor_printf(mon, "%4" PRId64 " %10" PRIu64 " %14" PRIu64
+                       " %12" PRIu64 " %8" PRIu64 " %8" PRIu64
+                       " %12" PRIu64 "\n",
+                       c->cpu_index, c->injected, c->apm_broadcast,
+                       c->apm_unicast, c->apic, c->other, c->smm_entries);
+    }
+}

@@ -1,0 +1,48 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Per-vCPU SMI accounting: every SMI raised for a vCPU goes through
+ * x86_cpu_raise_smi(), which counts it by source before it becomes a
+ * pending interrupt; TCG counts the vCPU's SMM entries.
+ *
+ * Copyright (c) 2026 The Q35 SMM fork authors
+ */
+
+#ifndef TARGET_I386_SMI_STATS_H
+#define TARGET_I386_SMI_STATS_H
+
+#include "qemu/stats64.h"
+#include "cpu-qom.h"
+
+typedef enum X86SMISource {
+    X86_SMI_SOURCE_APM_BROADCAST,   /* APM_CNT write, SMI to every vCPU */
+    X86_SMI_SOURCE_APM_UNICAST,     /* APM_CNT write, SMI to one vCPU */
+    X86_SMI_SOURCE_APIC,            /* SMI IPI or LVT entry of an APIC */
+    X86_SMI_SOURCE_OTHER,           /* TCO watchdog, PIIX4 APM, ... */
+    X86_SMI_SOURCE__MAX,
+} X86SMISource;
+
+/*
+ * Cumulative since the vCPU was created: guest resets leave it alone (it
+ * lives outside CPUX86State), and it is not migrated.
+ */
+typedef struct X86SMIStats {
+    Stat64 injected[X86_SMI_SOURCE__MAX];
+    Stat64 smm_entries;
+} X86SMIStats;
+
+/* Count and raise an SMI for @cpu; the only way SMIs are raised. */
+void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source);
+
+/* Called by the accelerator each time @cpu enters / leaves SMM. */
+void x86_cpu_smm_entered(X86CPU *cpu);
+void x86_cpu_smm_left(X86CPU *cpu);
+
+uint64_t x86_cpu_smi_injected(X86CPU *cpu, X86SMISource source);
+uint64_t x86_cpu_smi_injected_total(X86CPU *cpu);
+uint64_t x86_cpu_smm_entries(X86CPU *cpu);
+
+/* The x-smi-injected* and x-smm-entries QOM properties. */
+void x86_cpu_class_add_smi_stats_properties(ObjectClass *oc);
+
+#endif /* TARGET_I386_SMI_STATS_H */
