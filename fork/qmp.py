@@ -32,7 +32,7 @@ class VM:
     """One QEMU process with a QMP socket and the serial console in a file."""
 
     def __init__(self, args, qemu=QEMU, firmware='ovmf', name='vm',
-                 serial='file'):
+                 serial='file', qtest=False):
         self.tmp = tempfile.mkdtemp(prefix='fork-%s-' % name)
         self.qmp_path = os.path.join(self.tmp, 'qmp.sock')
         self.console_path = os.path.join(self.tmp, 'console.log')
@@ -40,6 +40,11 @@ class VM:
         self.args = list(args)
         self.firmware_args = firmware_args(firmware, self.tmp)
         self.serial = serial      # 'file', or 'stdio' for a person to use
+        # A qtest socket next to TCG lets a test read guest registers the
+        # way the guest would, also on a binary without our QOM properties.
+        self.qtest_path = os.path.join(self.tmp, 'qtest.sock') if qtest else None
+        self.qtest_listener = None
+        self.qtest_file = None
         self.proc = None
         self.sock = None
         self.rfile = None
@@ -56,8 +61,19 @@ class VM:
             self.log = open(os.path.join(self.tmp, 'qemu.log'), 'w')
             io = {'stdin': subprocess.DEVNULL, 'stdout': self.log,
                   'stderr': subprocess.STDOUT}
+        if self.qtest_path:
+            self.qtest_listener = socket.socket(socket.AF_UNIX)
+            self.qtest_listener.bind(self.qtest_path)
+            self.qtest_listener.listen(1)
+            self.qtest_listener.settimeout(timeout)
+            argv += ['-qtest', 'unix:%s' % self.qtest_path,
+                     '-qtest-log', '/dev/null']
         argv += self.firmware_args + self.args
         self.proc = subprocess.Popen(argv, **io)
+        if self.qtest_listener:
+            conn, _ = self.qtest_listener.accept()
+            conn.settimeout(timeout)
+            self.qtest_file = conn.makefile('rw')
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -97,6 +113,26 @@ class VM:
             if 'error' in resp:
                 raise QMPError('%s: %s' % (name, resp['error']['desc']))
             return resp['return']
+
+    def qtest(self, line):
+        """One qtest protocol command; returns the words after OK."""
+        self.qtest_file.write(line + '\n')
+        self.qtest_file.flush()
+        resp = self.qtest_file.readline().split()
+        if not resp or resp[0] != 'OK':
+            raise QMPError('qtest %r: %r' % (line, resp))
+        return resp[1:]
+
+    def inb(self, port):
+        return int(self.qtest('inb 0x%x' % port)[0], 16)
+
+    def inl(self, port):
+        return int(self.qtest('inl 0x%x' % port)[0], 16)
+
+    def pci_cfg_readl(self, devfn, offset, bus=0):
+        self.qtest('outl 0xcf8 0x%x' % (0x80000000 | bus << 16 |
+                                        devfn << 8 | offset))
+        return self.inl(0xcfc)
 
     def qom_get(self, path, prop):
         return self.cmd('qom-get', path=path, property=prop)
@@ -142,6 +178,8 @@ class VM:
                 self.proc.wait()
         if self.sock:
             self.sock.close()
+        if self.qtest_listener:
+            self.qtest_listener.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

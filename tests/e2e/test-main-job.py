@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end, real firmware: the main job ('make run', fork/run-vm) boots
+# Debian's OVMF SMM build under TCG and reports what the firmware
+# negotiated (0x7) and the SMIs each vCPU received; with SeaBIOS, which
+# does not negotiate, it says so and still shows SMM was entered.
+# check-timeout: 400
+
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+
+RUN_VM = os.path.join(qmp.TOP, 'fork', 'run-vm')
+
+
+def run_vm(diag, *args):
+    proc = subprocess.run([RUN_VM, '--timeout', '240'] + list(args),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=300)
+    diag.append('run-vm output:\n' + proc.stdout)
+    assert proc.returncode == 0, 'run-vm exited with %d' % proc.returncode
+    return proc.stdout
+
+
+def smi_rows(out):
+    """{cpu: [injected, apm-broadcast, apm-unicast, apic, other, smm]}"""
+    rows = {}
+    for m in re.finditer(r'^\s+(\d+)((?:\s+\d+){6})\s*$', out, re.M):
+        rows[int(m.group(1))] = [int(x) for x in m.group(2).split()]
+    return rows
+
+
+def test_ovmf_negotiates_0x7(diag):
+    if not os.path.exists(qmp.OVMF_CODE):
+        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
+    out = run_vm(diag, '--smp', '2')
+    assert re.search(r'SMI features negotiated by the firmware: 0x7 '
+                     r'\(broadcast, cpu-hotplug, cpu-hotunplug\)', out)
+    assert 'SMI_EN 0x00000021' in out
+    rows = smi_rows(out)
+    assert sorted(rows) == [0, 1], rows
+    for cpu, (injected, bcast, ucast, apic, other, smm) in rows.items():
+        # SMBASE relocation (an SMI IPI each) and the broadcast SMIs of
+        # the variable services: every vCPU saw both kinds and took them
+        assert apic >= 1 and bcast >= 1, rows
+        assert injected == bcast + ucast + apic + other, rows
+        assert smm >= 1, rows
+
+
+def test_seabios_enters_smm(diag):
+    out = run_vm(diag, '--firmware', 'seabios', '--smp', '2')
+    assert 'the firmware did not negotiate SMI features' in out
+    rows = smi_rows(out)
+    # SeaBIOS relocates SMBASE on the BSP with one unicast APM SMI
+    assert rows[0][2] >= 1 and rows[0][5] >= 1, rows
+
+
+if __name__ == '__main__':
+    tap.run([
+        ('main-job/ovmf-negotiates-0x7', test_ovmf_negotiates_0x7),
+        ('main-job/seabios-enters-smm', test_seabios_enters_smm),
+    ])
