@@ -632,6 +632,42 @@ static void test_fw_cfg_bad_writes(void)
     machine_stop(m);
 }
 
+/* A rejected request is logged as a guest error, at most once a second */
+static void test_rejection_logged_rate_limited(void)
+{
+    g_autofree char *log = g_strdup_printf("%s/ich9-smi-log-XXXXXX",
+                                           g_get_tmp_dir());
+    int fd = g_mkstemp(log);
+    Machine *m;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    int64_t start, elapsed_ms;
+    int i, logged = 0;
+
+    g_assert(fd >= 0);
+    close(fd);
+    m = machine_start("-machine q35 -d guest_errors -D %s", log);
+    request_features(m, SMI_F_CPU_HOTPLUG);
+    start = g_get_monotonic_time();
+    for (i = 0; i < 20; i++) {
+        g_assert_cmpuint(features_ok_by_io(m), ==, 0);
+    }
+    elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+    machine_stop(m);
+
+    g_assert(g_file_get_contents(log, &text, NULL, NULL));
+    unlink(log);
+    lines = g_strsplit(text, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        if (strstr(lines[i], "ICH9 SMI: features 0x2 rejected (host offers "
+                   "0x7): CPU hot(un)plug with SMI requires SMI broadcast")) {
+            logged++;
+        }
+    }
+    g_assert_cmpint(logged, >=, 1);
+    g_assert_cmpint(logged, <=, 1 + elapsed_ms / 1000);
+}
+
 /* x-smi-cpu-hotunplug without x-smi-cpu-hotplug: a clear startup error */
 static void test_hotunplug_without_hotplug_refused(void)
 {
@@ -823,6 +859,8 @@ int main(int argc, char **argv)
                    test_negotiation_lock);
     qtest_add_func("/ich9-smi/negotiation/bad-fw-cfg-writes",
                    test_fw_cfg_bad_writes);
+    qtest_add_func("/ich9-smi/negotiation/rejection-logged-rate-limited",
+                   test_rejection_logged_rate_limited);
     qtest_add_func("/ich9-smi/host/hotunplug-without-hotplug-refused",
                    test_hotunplug_without_hotplug_refused);
     qtest_add_func("/ich9-smi/accounting/query-smi", test_query_smi);
