@@ -20,6 +20,7 @@
 #include "qapi/qmp/qlist.h"
 #include "qapi/qmp/qnum.h"
 #include "standard-headers/linux/qemu_fw_cfg.h"
+#include "migration-helpers.h"
 
 #define APM_CNT_PORT 0xb2
 #define APM_STS_PORT 0xb3
@@ -764,9 +765,6 @@ static void test_migration_keeps_smi_state(void)
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     Machine *src = machine_start("-machine q35 -smp 2");
     Machine *dst;
-    QDict *resp;
-    const char *status;
-    int tries;
 
     dst = machine_start("-machine q35 -smp 2 -incoming %s", uri);
     negotiate(src, SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
@@ -774,21 +772,8 @@ static void test_migration_keeps_smi_state(void)
     qtest_outb(src->qts, APM_CNT_PORT, 0x42);
     qtest_outb(src->qts, APM_STS_PORT, 0x5a);
 
-    qtest_qmp_assert_success(src->qts, "{ 'execute': 'migrate', "
-                             "'arguments': { 'uri': %s } }", uri);
-    for (tries = 0; tries < 1000; tries++) {
-        resp = qtest_qmp(src->qts, "{ 'execute': 'query-migrate' }");
-        status = qdict_get_str(qdict_get_qdict(resp, "return"), "status");
-        if (!strcmp(status, "completed") || !strcmp(status, "failed")) {
-            break;
-        }
-        qobject_unref(resp);
-        resp = NULL;
-        g_usleep(10 * 1000);
-    }
-    g_assert(resp);
-    g_assert_cmpstr(status, ==, "completed");
-    qobject_unref(resp);
+    migrate_qmp(src->qts, uri, "{}");
+    wait_for_migration_complete(src->qts);
     qtest_qmp_eventwait(dst->qts, "RESUME");
 
     g_assert_cmphex(lpc_prop(dst, "x-smi-negotiated-features"), ==,

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end, a guest of our own under TCG: the SMM side of the SMBASE
+# window, which qtest cannot see.  smm-guest/smbase-window.s locks the
+# window, enters SMM at the default SMBASE and reports over the debug
+# console what SMM and non-SMM code read there; after a reset the RAM
+# behind the window shows SMM's write and none of the non-SMM ones.
+# check-timeout: 120
+
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_guest(tmp):
+    """Assemble the 64 KiB -bios image with binutils."""
+    src = os.path.join(HERE, 'smm-guest', 'smbase-window.s')
+    obj, elf, img = (os.path.join(tmp, 'g.' + e) for e in ('o', 'elf', 'bin'))
+    for argv in (['as', '--32', '-o', obj, src],
+                 ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
+                  elf, obj],
+                 ['objcopy', '-O', 'binary', elf, img]):
+        subprocess.run(argv, check=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    assert os.path.getsize(img) == 64 * 1024
+    return img
+
+
+def reports(raw):
+    """The guest's (tag, value) pairs."""
+    return [(chr(raw[i]), raw[i + 1]) for i in range(0, len(raw) - 1, 2)]
+
+
+def test_smm_sees_ram_others_do_not(diag):
+    with tempfile.TemporaryDirectory() as tmp:
+        img = build_guest(tmp)
+        out = os.path.join(tmp, 'debugcon.out')
+        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
+                     '-debugcon', 'file:%s' % out,
+                     '-global', 'isa-debugcon.iobase=0x402'],
+                    firmware=img, name='smbase', qtest=True)
+        raw = b''
+
+        def done():
+            nonlocal raw
+            with open(out, 'rb') as f:
+                raw = f.read()
+            return b'D\x00' in raw
+        diag.append(lambda: 'guest reports: %r' % reports(raw))
+        try:
+            vm.launch()
+            vm.wait_for('the guest to finish', done, 60)
+            assert reports(raw) == [
+                ('Q', 0x01),    # query answered: can be SMRAM
+                ('L', 0x02),    # locked
+                ('P', 0xff),    # outside SMM: all-ones
+                ('S', 0x5a),    # SMM: the RAM, with the pre-lock pattern
+                ('O', 0xff),    # outside SMM again: all-ones ...
+                ('o', 0xff),    # ... also where SMM just wrote
+                ('D', 0x00),
+            ], reports(raw)
+            cpu = vm.cmd('query-smi')['cpus'][0]
+            assert cpu['smm-entries'] == 1, cpu
+            assert cpu['apm-unicast'] == 1, cpu
+
+            # the RAM behind the window: SMM's mark, no non-SMM write
+            vm.cmd('stop')
+            vm.cmd('system_reset')
+            mem = [int(vm.qtest('readb 0x%x' % a)[0], 16)
+                   for a in (0x30000, 0x30001, 0x30002)]
+            assert mem == [0x5a, 0xa5, 0x33], [hex(m) for m in mem]
+        finally:
+            vm.shutdown()
+
+
+if __name__ == '__main__':
+    tap.run([('smbase-window/smm-sees-ram-others-do-not',
+              test_smm_sees_ram_others_do_not)])
