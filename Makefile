@@ -16,7 +16,8 @@ RUN_ARGS ?=
 CHECK_ARGS ?=
 
 .PHONY: all build run check deps-build deps-run deps-check configure \
-        series devtree export-patches devtree-discard clean distclean help
+        series series-build-check devtree export-patches devtree-discard \
+        clean distclean help
 
 all: build
 
@@ -44,6 +45,9 @@ check: deps-check build
 
 series: deps-build configure
 	@$(TOP)/fork/series
+
+series-build-check: series
+	@$(TOP)/fork/series-build-check
 
 devtree: deps-build configure
 	@$(TOP)/fork/devtree

@@ -58,7 +58,8 @@ void q35_smbase_init(Q35SMBaseWindow *w, Object *owner,
                                         &w->blackhole, 1);
 
     memory_region_init_alias(&w->smram_window, owner, "smbase-window", ram,
-                             MCH_HOST_BRIDGE_SMBASE_ADDR, MCH_HOST_BRIDGE_SMBASE_SIZE);
+                             MCH_HOST_BRIDGE_SMBASE_ADDR,
+                             MCH_HOST_BRIDGE_SMBASE_SIZE);
     memory_region_set_enabled(&w->smram_window, false);
     memory_region_add_subregion(smram, MCH_HOST_BRIDGE_SMBASE_ADDR,
                                 &w->smram_window);
@@ -66,7 +67,8 @@ void q35_smbase_init(Q35SMBaseWindow *w, Object *owner,
 
 static bool q35_smbase_locked(PCIDevice *host)
 {
-    return host->config[MCH_HOST_BRIDGE_F_SMBASE] == MCH_HOST_BRIDGE_F_SMBASE_LCK;
+    return host->config[MCH_HOST_BRIDGE_F_SMBASE] ==
+           MCH_HOST_BRIDGE_F_SMBASE_LCK;
 }
 
 void q35_smbase_update(Q35SMBaseWindow *w, PCIDevice *host)
@@ -97,7 +99,8 @@ void q35_smbase_config_write(Q35SMBaseWindow *w, PCIDevice *host,
     uint8_t *reg = &host->config[MCH_HOST_BRIDGE_F_SMBASE];
     uint8_t written;
 
-    if (!w->enabled || !range_covers_byte(addr, len, MCH_HOST_BRIDGE_F_SMBASE)) {
+    if (!w->enabled ||
+        !range_covers_byte(addr, len, MCH_HOST_BRIDGE_F_SMBASE)) {
         return;
     }
     written = val >> ((MCH_HOST_BRIDGE_F_SMBASE - addr) * 8);
