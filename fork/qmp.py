@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +40,10 @@ class VM:
         self.qemu = qemu
         self.args = list(args)
         self.firmware_args = firmware_args(firmware, self.tmp)
-        self.serial = serial      # 'file', or 'stdio' for a person to use
+        # 'file'; 'socket' when a test also types on the console; 'stdio'
+        # for a person
+        self.serial = serial
+        self.console_sock = None
         # A qtest socket next to TCG lets a test read guest registers the
         # way the guest would, also on a binary without our QOM properties.
         self.qtest_path = os.path.join(self.tmp, 'qtest.sock') if qtest else None
@@ -56,6 +60,14 @@ class VM:
         if self.serial == 'stdio':
             argv += ['-serial', 'mon:stdio']
             io = {}
+        elif self.serial == 'socket':
+            self.console_sock_path = os.path.join(self.tmp, 'console.sock')
+            argv += ['-chardev', 'socket,id=console,path=%s,server=on,'
+                     'wait=off' % self.console_sock_path,
+                     '-serial', 'chardev:console']
+            self.log = open(os.path.join(self.tmp, 'qemu.log'), 'w')
+            io = {'stdin': subprocess.DEVNULL, 'stdout': self.log,
+                  'stderr': subprocess.STDOUT}
         else:
             argv += ['-serial', 'file:%s' % self.console_path]
             self.log = open(os.path.join(self.tmp, 'qemu.log'), 'w')
@@ -93,7 +105,27 @@ class VM:
         self.rfile = s.makefile('r')
         json.loads(self.rfile.readline())            # greeting
         self.cmd('qmp_capabilities')
+        if self.serial == 'socket':
+            self.console_sock = socket.socket(socket.AF_UNIX)
+            self.console_sock.connect(self.console_sock_path)
+            threading.Thread(target=self._log_console, daemon=True).start()
         return self
+
+    def _log_console(self):
+        """Copy the console socket into the console file, as it comes."""
+        with open(self.console_path, 'ab', buffering=0) as f:
+            while True:
+                try:
+                    data = self.console_sock.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                f.write(data)
+
+    def type(self, text):
+        """Send text to the guest's serial console."""
+        self.console_sock.sendall(text.encode())
 
     def cmd(self, name, **arguments):
         """Run a QMP command; return its result or raise QMPError."""
@@ -180,6 +212,8 @@ class VM:
             self.sock.close()
         if self.qtest_listener:
             self.qtest_listener.close()
+        if self.console_sock:
+            self.console_sock.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

@@ -12,12 +12,24 @@ class Skip(Exception):
     """Raise with the reason to skip a test."""
 
 
+class Context(list):
+    """
+    What a test hands back: append diagnostics (strings or callables) to
+    print if it fails; append to .cleanup what must run after them, such as
+    shutting a VM down, so diagnostics still see the VM.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.cleanup = []
+
+
 def run(tests):
     """tests: list of (name, function).  Exits 1 if any failed."""
     print('1..%d' % len(tests), flush=True)
     failed = 0
     for n, (name, func) in enumerate(tests, 1):
-        diag = []
+        diag = Context()
         try:
             func(diag)
             print('ok %d - %s' % (n, name), flush=True)
@@ -36,4 +48,9 @@ def run(tests):
                 for line in text.splitlines():
                     print('# | ' + line)
             sys.stdout.flush()
+        for fn in reversed(diag.cleanup):
+            try:
+                fn()
+            except Exception as e:   # noqa: B902
+                print('# cleanup failed: %s' % e)
     sys.exit(1 if failed else 0)

@@ -295,6 +295,42 @@ bool ich9_smi_negotiation_needed(const ICH9SMIState *s)
            s->features_ok;
 }
 
+/* CPU hot(un)plug */
+
+/*
+ * Firmware that negotiated SMI broadcast keeps SMM state per CPU; a CPU
+ * added or removed behind its back breaks SMM (an SMI broadcast then
+ * reaches a CPU whose SMBASE was never relocated, or waits for one that
+ * is gone).  Such firmware must have negotiated the hotplug feature too.
+ * Firmware that negotiated nothing is not SMM-aware and does not mind.
+ */
+bool ich9_smi_cpu_hotplug_allowed(const ICH9SMIState *s, bool unplug,
+                                  Error **errp)
+{
+    int bit = unplug ? ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT
+                     : ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT;
+    const char *feature = unplug ? "cpu-hotunplug" : "cpu-hotplug";
+
+    if (!ich9_smi_feature_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT) ||
+        ich9_smi_feature_negotiated(s, bit)) {
+        return true;
+    }
+    error_setg(errp, "CPU hot-%s refused: the firmware negotiated SMI "
+               "broadcast without the '%s' SMI feature (bit %d of "
+               "etc/smi/requested-features)", unplug ? "unplug" : "plug",
+               feature, bit);
+    if (s->host_features & BIT_ULL(bit)) {
+        error_append_hint(errp, "The host offers it; the firmware does not "
+                          "support CPU hot-%s with SMM.\n",
+                          unplug ? "unplug" : "plug");
+    } else {
+        error_append_hint(errp, "The host does not offer it: use a machine "
+                          "type and ICH9-LPC.x-smi-%s=on that do.\n",
+                          unplug ? "cpu-hotunplug" : "cpu-hotplug");
+    }
+    return false;
+}
+
 /* Read-only QOM view of the state, for query-smi and tests */
 
 static void ich9_smi_get_requested(Object *obj, Visitor *v, const char *name,

@@ -81,6 +81,7 @@ def migrate_running_ovmf(src_qemu, dst_qemu, machine, at_shell, diag):
                  qtest=True)
     dst = qmp.VM(machine_args(machine) + ['-incoming', 'defer'],
                  qemu=dst_qemu, name='dst', qtest=True)
+    diag.cleanup += [src.shutdown, dst.shutdown]
     diag.append(lambda: 'source console tail:\n' +
                 '\n'.join(src.console().splitlines()[-15:]))
     diag.append(lambda: 'destination console tail:\n' +
@@ -97,46 +98,39 @@ def migrate_running_ovmf(src_qemu, dst_qemu, machine, at_shell, diag):
     dst.launch()
     migrate(src, dst)
     after = (smi_state(dst), smram_state(dst))
-    src.shutdown()
     return dst, before, after
 
 
 def migrate_and_compare(src_qemu, dst_qemu, machine, expect_features, diag):
     dst, before, after = migrate_running_ovmf(src_qemu, dst_qemu, machine,
                                               False, diag)
-    try:
-        assert before[0]['negotiated'] == expect_features, before
-        # OVMF programs GBL_SMI_EN | APMC_EN and locks GBL_SMI_EN
-        assert before[0]['smi_en'] & 0x21 == 0x21, before
-        assert after[0] == before[0], 'before %s, after %s' % (before, after)
-        if dst_qemu == qmp.QEMU:
-            # the queried SMBASE window (0x01) too; upstream resets it
-            assert after[1] == before[1], 'before %s, after %s' % (before,
-                                                                  after)
+    assert before[0]['negotiated'] == expect_features, before
+    # OVMF programs GBL_SMI_EN | APMC_EN and locks GBL_SMI_EN
+    assert before[0]['smi_en'] & 0x21 == 0x21, before
+    assert after[0] == before[0], 'before %s, after %s' % (before, after)
+    if dst_qemu == qmp.QEMU:
+        # the queried SMBASE window (0x01) too; upstream resets it
+        assert after[1] == before[1], 'before %s, after %s' % (before,
+                                                              after)
 
-        dst.cmd('cont')
-        dst.wait_for('the UEFI shell on the destination',
-                     lambda: 'Shell>' in dst.console(), 240)
-        assert dst.cmd('query-status')['status'] == 'running'
-    finally:
-        dst.shutdown()
+    dst.cmd('cont')
+    dst.wait_for('the UEFI shell on the destination',
+                 lambda: 'Shell>' in dst.console(), 240)
+    assert dst.cmd('query-status')['status'] == 'running'
 
 
 def migrate_at_shell(src_qemu, dst_qemu, diag):
     dst, before, after = migrate_running_ovmf(src_qemu, dst_qemu,
                                               'pc-q35-7.2', True, diag)
-    try:
-        diag.append('before %s\nafter %s' % (before, after))
-        # OVMF locked the window, SMRAM (D_LCK) and TSEG before the shell
-        assert before[1]['smbase_reg'] == SMBASE_LOCKED, before
-        assert before[1]['smbase_byte'] == 0xff, before
-        assert before[1]['smram'] & 0x10, before
-        assert after[0] == before[0], 'SMI state changed'
-        dst.cmd('cont')
-        assert dst.cmd('query-status')['status'] == 'running'
-        return before, after
-    finally:
-        dst.shutdown()
+    diag.append('before %s\nafter %s' % (before, after))
+    # OVMF locked the window, SMRAM (D_LCK) and TSEG before the shell
+    assert before[1]['smbase_reg'] == SMBASE_LOCKED, before
+    assert before[1]['smbase_byte'] == 0xff, before
+    assert before[1]['smram'] & 0x10, before
+    assert after[0] == before[0], 'SMI state changed'
+    dst.cmd('cont')
+    assert dst.cmd('query-status')['status'] == 'running'
+    return before, after
 
 
 def require_upstream():

@@ -88,6 +88,13 @@ void ich9_smi_set_gbl_smi_en_lock(ICH9SMIState *s, bool locked);
 
 bool ich9_smi_feature_negotiated(const ICH9SMIState *s, int feature_bit);
 
+/*
+ * May a CPU be hot-plugged (@unplug: hot-unplugged) with what the firmware
+ * negotiated?  If not, false with @errp naming the missing SMI feature.
+ */
+bool ich9_smi_cpu_hotplug_allowed(const ICH9SMIState *s, bool unplug,
+                                  Error **errp);
+
 /* For the ICH9LPC/smi_feat migration subsection. */
 bool ich9_smi_negotiation_needed(const ICH9SMIState *s);
 

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The end-to-end tests' Linux guest: Debian's cloud kernel and a busybox
+# initramfs (guest/make-initramfs), booted by Debian's OVMF SMM build on
+# q35,smm=on under TCG, with a shell on its serial console.
+
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+
+GUEST_DIR = os.path.join(qmp.BUILD, 'guest')
+BOOT_TIMEOUT = 300
+
+
+def build():
+    """Make (or reuse) the kernel and initramfs; return their paths."""
+    subprocess.run([os.path.join(HERE, 'guest', 'make-initramfs'),
+                    GUEST_DIR], check=True)
+    return (os.path.join(GUEST_DIR, 'vmlinuz'),
+            os.path.join(GUEST_DIR, 'initramfs.cpio.gz'))
+
+
+class LinuxGuest(qmp.VM):
+    def __init__(self, smp=2, maxcpus=None, extra_args=(), qemu=qmp.QEMU,
+                 machine='q35,smm=on', memory=512, name='linux'):
+        kernel, initrd = build()
+        topo = str(smp) + (',maxcpus=%d' % maxcpus if maxcpus else '')
+        args = ['-machine', machine, '-accel', 'tcg', '-smp', topo,
+                '-m', str(memory), '-kernel', kernel, '-initrd', initrd,
+                '-append', 'console=ttyS0 panic=-1 loglevel=4']
+        super().__init__(args + list(extra_args), qemu=qemu, name=name,
+                         serial='socket')
+        self.markers = 0
+
+    def boot(self):
+        self.launch()
+        self.wait_console(r'GUEST-READY cpus=(\d+)', BOOT_TIMEOUT)
+        return self
+
+    def wait_console(self, pattern, timeout, start=0):
+        """Wait for a regex in the console output after offset start."""
+        rx = re.compile(pattern)
+
+        def found():
+            return rx.search(self.console(), start)
+        return self.wait_for('console: %s' % pattern, found, timeout)
+
+    def run(self, command, timeout=60):
+        """Run a shell command in the guest; return its output."""
+        self.markers += 1
+        tag = 'GUEST-DONE-%d' % self.markers
+        start = len(self.console())
+        self.type('%s; echo %s $?\n' % (command, tag))
+        m = self.wait_console(r'%s (\d+)' % tag, timeout, start)
+        out = self.console()[start:m.start()]
+        # drop the echoed command line(s)
+        lines = [ln for ln in out.splitlines() if 'echo %s' % tag not in ln]
+        if m.group(1) != '0':
+            raise qmp.QMPError('guest command %r failed (%s): %s'
+                               % (command, m.group(1), '\n'.join(lines)))
+        return '\n'.join(lines)
+
+    def console_tail(self, n=30):
+        return '\n'.join(self.console().splitlines()[-n:])
+
+    def smi_table(self):
+        try:
+            info = self.cmd('query-smi')
+        except qmp.QMPError as e:
+            return 'query-smi failed: %s' % e
+        rows = ['chipset %s' % info.get('chipset')]
+        for c in info['cpus']:
+            rows.append('cpu %(cpu-index)d injected %(injected)d '
+                        'broadcast %(apm-broadcast)d apic %(apic)d '
+                        'smm-entries %(smm-entries)d' % c)
+        return '\n'.join(rows)
+
+
+# Helpers of the CPU hotplug tests
+
+CPU_TYPE = 'qemu64-x86_64-cpu'
+ONLINE_TIMEOUT = 60
+
+
+def boot(diag, *extra, smp=2, maxcpus=4):
+    """Boot the guest for a tap test; diagnostics and cleanup in diag."""
+    if not os.path.exists(qmp.OVMF_CODE):
+        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
+    g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra)
+    diag.cleanup.append(g.shutdown)
+    diag.append(lambda: 'guest console tail:\n' + g.console_tail())
+    diag.append(lambda: 'SMI table:\n' + g.smi_table())
+    g.boot()
+    return g
+
+
+def free_slot(g):
+    """The lowest free CPU slot, so QEMU and Linux number CPUs alike."""
+    free = [c['props'] for c in g.cmd('query-hotpluggable-cpus')
+            if 'qom-path' not in c]
+    assert free, 'no free CPU slot'
+    return min(free, key=lambda p: (p.get('socket-id', 0),
+                                    p.get('core-id', 0),
+                                    p.get('thread-id', 0)))
+
+
+def smi_by_index(g):
+    return {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
+
+
+def cpu_add(g, dev_id):
+    """device_add a CPU and wait until Linux onlined it; its cpu-index."""
+    before = {c['cpu-index'] for c in g.cmd('query-cpus-fast')}
+    start = len(g.console())
+    g.cmd('device_add', driver=CPU_TYPE, id=dev_id, **free_slot(g))
+    new = {c['cpu-index'] for c in g.cmd('query-cpus-fast')} - before
+    assert len(new) == 1, new
+    index = new.pop()
+    m = g.wait_console(r'GUEST-CPU-ONLINE (\d+)', ONLINE_TIMEOUT, start)
+    assert int(m.group(1)) == index, 'Linux cpu%s is QEMU cpu-index %d' % (
+        m.group(1), index)
+    return index
+
+
+def cpu_del(g, dev_id, index):
+    """device_del a CPU; wait until QEMU and Linux both let it go."""
+    start = len(g.console())
+    g.cmd('device_del', id=dev_id)
+    g.wait_console(r'GUEST-CPU-REMOVED %d\b' % index, ONLINE_TIMEOUT, start)
+    g.wait_for('QEMU to remove the CPU',
+               lambda: index not in {c['cpu-index']
+                                     for c in g.cmd('query-cpus-fast')},
+               ONLINE_TIMEOUT)
+
+
+def assert_guest_alive(g, expect_online):
+    assert g.run('cat /sys/devices/system/cpu/online').strip() == \
+        expect_online
+    assert g.cmd('query-status')['status'] == 'running'

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end, real firmware and a real guest: CPU hotplug and hot-unplug
+# with SMM under TCG.  Debian's OVMF SMM build boots the Debian cloud
+# kernel with a busybox initramfs (guest/) on q35,smm=on; CPUs are added
+# and removed over QMP, the firmware relocates and ejects them in SMM, and
+# Linux onlines and releases them.  The per-vCPU SMI counters show the
+# hotplug SMI reached every vCPU, the new one included.  With the hotplug
+# features switched off, QMP refuses with an error naming the feature.
+# check-timeout: 900
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+from linux_guest import (CPU_TYPE, assert_guest_alive, boot,  # noqa: E402
+                         cpu_add, cpu_del, free_slot, smi_by_index)
+
+def test_hotplug_two_then_unplug_one(diag):
+    g = boot(diag)
+    chip = g.cmd('query-smi')['chipset']
+    assert chip['negotiated-features'] == 0x7, chip
+
+    for dev_id in ('hotcpu-a', 'hotcpu-b'):
+        before = smi_by_index(g)
+        index = cpu_add(g, dev_id)
+        after = smi_by_index(g)
+        # the hotplug SMI (an APM broadcast) reached every vCPU,
+        # including the new one, and the new one entered SMM
+        for i, c in after.items():
+            old = before.get(i, {'apm-broadcast': 0})
+            assert c['apm-broadcast'] > old['apm-broadcast'], (i, c)
+        assert after[index]['smm-entries'] >= 1, after[index]
+    assert_guest_alive(g, '0-3')
+
+    cpu_del(g, 'hotcpu-b', 3)
+    assert_guest_alive(g, '0-2')
+    assert sorted(smi_by_index(g)) == [0, 1, 2]
+
+
+def test_plug_refused_without_hotplug_feature(diag):
+    g = boot(diag, '-global', 'ICH9-LPC.x-smi-cpu-hotplug=off',
+             '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
+    chip = g.cmd('query-smi')['chipset']
+    assert chip['negotiated-features'] == 0x1, chip
+    try:
+        g.cmd('device_add', driver=CPU_TYPE, id='refused',
+              **free_slot(g))
+    except qmp.QMPError as e:
+        assert "the firmware negotiated SMI broadcast without the " \
+               "'cpu-hotplug' SMI feature" in str(e), e
+    else:
+        raise AssertionError('device_add was not refused')
+    assert len(g.cmd('query-cpus-fast')) == 2
+    assert_guest_alive(g, '0-1')
+
+
+def test_unplug_refused_without_hotunplug_feature(diag):
+    g = boot(diag, '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
+    chip = g.cmd('query-smi')['chipset']
+    assert chip['negotiated-features'] == 0x3, chip
+    index = cpu_add(g, 'stays')
+    try:
+        g.cmd('device_del', id='stays')
+    except qmp.QMPError as e:
+        assert "the firmware negotiated SMI broadcast without the " \
+               "'cpu-hotunplug' SMI feature" in str(e), e
+    else:
+        raise AssertionError('device_del was not refused')
+    assert index in {c['cpu-index'] for c in g.cmd('query-cpus-fast')}
+    assert_guest_alive(g, '0-2')
+
+
+if __name__ == '__main__':
+    tap.run([
+        ('cpu-hotplug/ovmf-linux/hotplug-two-then-unplug-one',
+         test_hotplug_two_then_unplug_one),
+        ('cpu-hotplug/ovmf-linux/plug-refused-without-hotplug-feature',
+         test_plug_refused_without_hotplug_feature),
+        ('cpu-hotplug/ovmf-linux/unplug-refused-without-hotunplug-feature',
+         test_unplug_refused_without_hotunplug_feature),
+    ])
