@@ -15,7 +15,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check deps-build deps-run deps-check configure \
+.PHONY: all build run check bench-hotplug deps-build deps-run deps-check configure \
         series series-build-check devtree export-patches devtree-discard \
         clean distclean help
 
@@ -42,6 +42,11 @@ run: deps-run build
 
 check: deps-check build
 	@$(TOP)/fork/check $(CHECK_ARGS)
+
+# Benchmark: CPU hotplug latency with SMM, e.g. BENCH_ARGS="--runs 20"
+BENCH_ARGS ?=
+bench-hotplug: deps-run build
+	@$(TOP)/fork/bench-hotplug $(BENCH_ARGS)
 
 series: deps-build configure
 	@$(TOP)/fork/series

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# End-to-end, real firmware: the main job ('make run', fork/run-vm) boots
-# Debian's OVMF SMM build under TCG and reports what the firmware
-# negotiated (0x7) and the SMIs each vCPU received; with SeaBIOS, which
+# End-to-end, real firmware and guest: the main job ('make run',
+# fork/run-vm) boots Debian's OVMF SMM build and Linux under TCG, reports
+# what the firmware negotiated (0x7) and the SMIs each vCPU received, and
+# hot-adds a CPU; --no-guest stops at the UEFI shell; with SeaBIOS, which
 # does not negotiate, it says so and still shows SMM was entered.
 # check-timeout: 400
 
@@ -37,10 +38,29 @@ def smi_rows(out):
     return rows
 
 
-def test_ovmf_negotiates_0x7(diag):
+def require_ovmf():
     if not os.path.exists(qmp.OVMF_CODE):
         raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
+
+
+def test_linux_guest_demo_hotplugs_a_cpu(diag):
+    require_ovmf()
     out = run_vm(diag, '--smp', '2')
+    assert re.search(r'SMI features negotiated by the firmware: 0x7 ', out)
+    assert re.search(r'CPU 2 online in Linux [\d.]+ s after device_add', out)
+    tables = out.split('SMIs per vCPU after the hotplug')
+    assert len(tables) == 2, out
+    before, after = smi_rows(tables[0]), smi_rows(tables[1])
+    assert sorted(before) == [0, 1] and sorted(after) == [0, 1, 2], out
+    for cpu in (0, 1):
+        assert after[cpu][1] == before[cpu][1] + 1, (before, after)
+    # the new CPU got the hotplug broadcast and its relocation SMI IPI
+    assert after[2][1] >= 1 and after[2][3] >= 1 and after[2][5] >= 1, after
+
+
+def test_ovmf_negotiates_0x7(diag):
+    require_ovmf()
+    out = run_vm(diag, '--smp', '2', '--no-guest')
     assert re.search(r'SMI features negotiated by the firmware: 0x7 '
                      r'\(broadcast, cpu-hotplug, cpu-hotunplug\)', out)
     assert 'SMI_EN 0x00000021' in out
@@ -62,8 +82,22 @@ def test_seabios_enters_smm(diag):
     assert rows[0][2] >= 1 and rows[0][5] >= 1, rows
 
 
+def test_bench_hotplug_smoke(diag):
+    require_ovmf()
+    proc = subprocess.run([os.path.join(qmp.TOP, 'fork', 'bench-hotplug'),
+                           '--runs', '1'], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    diag.append('bench-hotplug output:\n' + proc.stdout)
+    assert proc.returncode == 0
+    assert re.search(r'hotplug latency over 1 runs: median [\d.]+ s',
+                     proc.stdout)
+
+
 if __name__ == '__main__':
     tap.run([
+        ('main-job/linux-guest-demo-hotplugs-a-cpu',
+         test_linux_guest_demo_hotplugs_a_cpu),
         ('main-job/ovmf-negotiates-0x7', test_ovmf_negotiates_0x7),
         ('main-job/seabios-enters-smm', test_seabios_enters_smm),
+        ('bench/hotplug-latency-smoke', test_bench_hotplug_smoke),
     ])
