@@ -91,17 +91,12 @@ static void machine_enable_pmio(Machine *m)
     qpci_config_writeb(m->lpc, LPC_ACPI_CTRL, LPC_ACPI_CTRL_EN);
 }
 
-static Machine *machine_start(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static Machine *machine_start(const char *fmt, ...)
+/* Take over a started QEMU: qtest_initf() gives the command line. */
+static Machine *machine_start(QTestState *qts)
 {
     Machine *m = g_new0(Machine, 1);
-    g_autofree char *args = NULL;
-    va_list ap;
 
-    va_start(ap, fmt);
-    args = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    m->qts = qtest_init(args);
+    m->qts = qts;
     m->pcibus = qpci_new_pc(m->qts, NULL);
     m->lpc = qpci_device_find(m->pcibus, LPC_DEVFN);
     g_assert(m->lpc);
@@ -299,7 +294,7 @@ static void set_smi_en(Machine *m, uint32_t val)
 /* APM_STS is a scratch byte firmware uses to pass an argument to SMM. */
 static void test_apm_sts_scratch_byte(void)
 {
-    Machine *m = machine_start("-machine q35");
+    Machine *m = machine_start(qtest_init("-machine q35"));
     unsigned v;
 
     g_assert_cmpuint(qtest_inb(m->qts, APM_STS_PORT), ==, 0);
@@ -313,7 +308,7 @@ static void test_apm_sts_scratch_byte(void)
 /* Without SMI_EN.APMC_EN no APM write raises an SMI; the byte reads back */
 static void test_apmc_en_clear_no_smi(void)
 {
-    Machine *m = machine_start("-machine q35 -smp 2");
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
     g_autofree uint64_t *before = smi_snapshot(m);
     unsigned v;
 
@@ -331,7 +326,7 @@ static void test_apmc_en_clear_no_smi(void)
 /* GBL_SMI_EN gates every SMI, as on ICH9 (docs/specs/ich9-smi.rst) */
 static void test_gbl_smi_en_clear_no_smi(void)
 {
-    Machine *m = machine_start("-machine q35 -smp 2");
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
     g_autofree uint64_t *before = smi_snapshot(m);
 
     set_smi_en(m, SMI_EN_APMC_EN);
@@ -344,7 +339,7 @@ static void test_gbl_smi_en_clear_no_smi(void)
 /* ACPI enable/disable flip SCI_EN and raise no SMI */
 static void test_acpi_enable_disable_no_smi(void)
 {
-    Machine *m = machine_start("-machine q35 -smp 2");
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
     g_autofree uint64_t *before = smi_snapshot(m);
 
     set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
@@ -365,7 +360,7 @@ static void test_acpi_enable_disable_no_smi(void)
  */
 static void test_unicast_from_outside_goes_to_bsp(void)
 {
-    Machine *m = machine_start("-machine q35 -smp 4");
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 4"));
     g_autofree uint64_t *before = smi_snapshot(m);
     g_autofree uint64_t *delta = g_new0(uint64_t, m->ncpus);
 
@@ -382,7 +377,7 @@ static void test_unicast_from_outside_goes_to_bsp(void)
 static void test_broadcast_reaches_every_cpu(const void *opaque)
 {
     int ncpus = GPOINTER_TO_INT(opaque);
-    Machine *m = machine_start("-machine q35 -smp %d", ncpus);
+    Machine *m = machine_start(qtest_initf("-machine q35 -smp %d", ncpus));
     g_autofree uint64_t *before = NULL;
     g_autofree uint64_t *delta = g_new(uint64_t, ncpus);
     int i, writes = 3;
@@ -406,7 +401,7 @@ static void test_broadcast_reaches_every_cpu(const void *opaque)
 /* SMI_STS.APM_STS: set by an APM SMI, cleared by writing 1 */
 static void test_smi_sts_apm_set_and_clear(void)
 {
-    Machine *m = machine_start("-machine q35");
+    Machine *m = machine_start(qtest_init("-machine q35"));
 
     set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
     g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
@@ -425,7 +420,7 @@ static void test_smi_sts_apm_set_and_clear(void)
 /* GEN_PMCON_1.SMI_LOCK freezes GBL_SMI_EN until reset */
 static void test_smi_lock_freezes_gbl_smi_en(void)
 {
-    Machine *m = machine_start("-machine q35");
+    Machine *m = machine_start(qtest_init("-machine q35"));
 
     set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
     qpci_config_writew(m->lpc, LPC_GEN_PMCON_1, GEN_PMCON_1_SMI_LOCK);
@@ -533,7 +528,7 @@ static void test_negotiation_matrix(const void *opaque)
     static const uint64_t extra_requests[] = {
         1ULL << 3, SMI_F_ALL | (1ULL << 3), 1ULL << 63, UINT64_MAX,
     };
-    Machine *m = machine_start("%s", hc->args);
+    Machine *m = machine_start(qtest_init(hc->args));
     uint64_t req;
     int i;
 
@@ -563,7 +558,7 @@ static void test_negotiation_matrix(const void *opaque)
 /* A rejected request leaves the negotiation open; an accepted one locks */
 static void test_negotiation_lock(void)
 {
-    Machine *m = machine_start("-machine q35");
+    Machine *m = machine_start(qtest_init("-machine q35"));
 
     request_features(m, SMI_F_CPU_HOTPLUG);
     g_assert_cmpuint(features_ok_by_io(m), ==, 0);
@@ -588,7 +583,7 @@ static void test_negotiation_lock(void)
 /* Malformed fw_cfg writes: defined results, no harm to the negotiation */
 static void test_fw_cfg_bad_writes(void)
 {
-    Machine *m = machine_start("-machine q35");
+    Machine *m = machine_start(qtest_init("-machine q35"));
     uint8_t buf[16];
     uint16_t key;
 
@@ -647,7 +642,7 @@ static void test_rejection_logged_rate_limited(void)
 
     g_assert(fd >= 0);
     close(fd);
-    m = machine_start("-machine q35 -d guest_errors -D %s", log);
+    m = machine_start(qtest_initf("-machine q35 -d guest_errors -D %s", log));
     request_features(m, SMI_F_CPU_HOTPLUG);
     start = g_get_monotonic_time();
     for (i = 0; i < 20; i++) {
@@ -694,7 +689,7 @@ static void test_hotunplug_without_hotplug_refused(void)
 /* query-smi reports the chipset and every vCPU */
 static void test_query_smi(void)
 {
-    Machine *m = machine_start("-machine q35 -smp 2");
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
     QDict *resp, *ret, *chipset, *cpu;
     QList *cpus;
 
@@ -730,7 +725,7 @@ static void test_query_smi(void)
 /* HMP 'info smi' prints the same as a table */
 static void test_hmp_info_smi(void)
 {
-    Machine *m = machine_start("-machine q35 -smp 2");
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
     g_autofree char *out = NULL;
 
     set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
@@ -748,7 +743,7 @@ static void test_hmp_info_smi(void)
 /* Counters belong to the vCPU: a guest reset does not clear them */
 static void test_counters_survive_reset(void)
 {
-    Machine *m = machine_start("-machine q35");
+    Machine *m = machine_start(qtest_init("-machine q35"));
 
     set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
     qtest_outb(m->qts, APM_CNT_PORT, 0x11);
@@ -763,10 +758,10 @@ static void test_migration_keeps_smi_state(void)
     g_autofree char *tmp = g_dir_make_tmp("ich9-smi-XXXXXX", NULL);
     g_autofree char *sock = g_strdup_printf("%s/migsock", tmp);
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    Machine *src = machine_start("-machine q35 -smp 2");
+    Machine *src = machine_start(qtest_init("-machine q35 -smp 2"));
     Machine *dst;
 
-    dst = machine_start("-machine q35 -smp 2 -incoming %s", uri);
+    dst = machine_start(qtest_initf("-machine q35 -smp 2 -incoming %s", uri));
     negotiate(src, SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
     set_smi_en(src, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
     qtest_outb(src->qts, APM_CNT_PORT, 0x42);

@@ -36,17 +36,12 @@ typedef struct Host {
     QPCIDevice *mch;
 } Host;
 
-static Host *host_start(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static Host *host_start(const char *fmt, ...)
+/* Take over a started QEMU: qtest_initf() gives the command line. */
+static Host *host_start(QTestState *qts)
 {
     Host *h = g_new0(Host, 1);
-    g_autofree char *args = NULL;
-    va_list ap;
 
-    va_start(ap, fmt);
-    args = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    h->qts = qtest_init(args);
+    h->qts = qts;
     h->pcibus = qpci_new_pc(h->qts, NULL);
     h->mch = qpci_device_find(h->pcibus, 0);
     g_assert(h->mch);
@@ -164,7 +159,7 @@ static void smbase_lock(Host *h)
 /* Before a query: only the query itself does anything */
 static void test_smbase_register_before_query(void)
 {
-    Host *h = host_start("-machine q35");
+    Host *h = host_start(qtest_init("-machine q35"));
     unsigned v;
 
     g_assert_cmphex(reg_read(h, SMBASE_REG), ==, 0);
@@ -182,7 +177,7 @@ static void test_smbase_register_before_query(void)
 /* After the query: any value with the lock bit locks, others do nothing */
 static void test_smbase_register_after_query(void)
 {
-    Host *h = host_start("-machine q35");
+    Host *h = host_start(qtest_init("-machine q35"));
     unsigned v;
 
     fill(h, SMBASE_ADDR, SMBASE_SIZE, 0x22);
@@ -204,7 +199,7 @@ static void test_smbase_register_after_query(void)
 /* After the lock: no write changes the register until reset */
 static void test_smbase_register_after_lock(void)
 {
-    Host *h = host_start("-machine q35");
+    Host *h = host_start(qtest_init("-machine q35"));
     unsigned v;
 
     smbase_lock(h);
@@ -220,7 +215,7 @@ static void test_smbase_register_after_lock(void)
 /* Locked, the window is SMRAM; reset returns it to RAM, pattern intact */
 static void test_smbase_isolation_and_reset(void)
 {
-    Host *h = host_start("-machine q35");
+    Host *h = host_start(qtest_init("-machine q35"));
 
     fill(h, SMBASE_ADDR, SMBASE_SIZE, 0x33);
     assert_pattern(h, SMBASE_ADDR, SMBASE_SIZE, 0x33);
@@ -247,7 +242,7 @@ static void test_smbase_isolation_and_reset(void)
 /* pc-q35-4.2 and older: 0x9c is a plain byte, the window plain RAM */
 static void test_smbase_compat_plain_byte(void)
 {
-    Host *h = host_start("-machine pc-q35-4.2");
+    Host *h = host_start(qtest_init("-machine pc-q35-4.2"));
     unsigned v;
 
     for (v = 0; v <= 0xff; v++) {
@@ -266,7 +261,7 @@ static void test_smbase_compat_plain_byte(void)
 /* pc-q35-5.0, the first machine type with the feature, answers a query */
 static void test_smbase_compat_first_with_feature(void)
 {
-    Host *h = host_start("-machine pc-q35-5.0");
+    Host *h = host_start(qtest_init("-machine pc-q35-5.0"));
 
     smbase_lock(h);
     assert_blackholed(h, SMBASE_ADDR, SMBASE_SIZE, 0x12);
@@ -290,8 +285,8 @@ static void test_smbase_state_survives_migration(const void *opaque)
     g_autofree char *tmp = g_dir_make_tmp("q35-smram-XXXXXX", NULL);
     g_autofree char *sock = g_strdup_printf("%s/migsock", tmp);
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    Host *src = host_start("-machine q35");
-    Host *dst = host_start("-machine q35 -incoming %s", uri);
+    Host *src = host_start(qtest_init("-machine q35"));
+    Host *dst = host_start(qtest_initf("-machine q35 -incoming %s", uri));
 
     fill(src, SMBASE_ADDR, SMBASE_SIZE, 0x21);
     if (lock) {
@@ -338,7 +333,7 @@ static void smram_write(Host *h, uint8_t set, uint8_t clear)
  */
 static void test_legacy_smram_isolation(void)
 {
-    Host *h = host_start("-machine q35 -nodefaults");
+    Host *h = host_start(qtest_init("-machine q35 -nodefaults"));
     uint64_t base = MCH_HOST_BRIDGE_SMRAM_C_BASE;
     uint64_t size = MCH_HOST_BRIDGE_SMRAM_C_SIZE;
 
@@ -371,7 +366,7 @@ static void test_legacy_smram_isolation(void)
 /* TSEG below 4 GiB: blackholed once T_EN, and for good once D_LCK */
 static void test_tseg_isolation(void)
 {
-    Host *h = host_start("-machine q35 -m %d", GUEST_RAM_MB);
+    Host *h = host_start(qtest_initf("-machine q35 -m %d", GUEST_RAM_MB));
 
     fill(h, TSEG_ADDR, TSEG_SIZE, 0x41);
     assert_pattern(h, TSEG_ADDR, TSEG_SIZE, 0x41);
