@@ -15,7 +15,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check bench-hotplug deps-build deps-run deps-check configure \
+.PHONY: all build run check bench-hotplug sanitize deps-build deps-run deps-check configure \
         series series-build-check devtree export-patches devtree-discard \
         clean distclean help
 
@@ -47,6 +47,10 @@ check: deps-check build
 BENCH_ARGS ?=
 bench-hotplug: deps-run build
 	@$(TOP)/fork/bench-hotplug $(BENCH_ARGS)
+
+# ASan + UBSan build (build/asan) running the qtests and fast e2e tests
+sanitize: deps-check
+	@$(TOP)/fork/sanitize $(CHECK_ARGS)
 
 series: deps-build configure
 	@$(TOP)/fork/series

@@ -10,7 +10,7 @@
 # shell, where OVMF has locked SMRAM and the SMBASE window, the fork keeps
 # the window locked (upstream 7.2 loses that lock on its destinations:
 # a canary test records it).
-# check-timeout: 600
+# check-timeout: 900
 
 import os
 import sys
@@ -87,10 +87,11 @@ def migrate_running_ovmf(src_qemu, dst_qemu, machine, at_shell, diag):
     diag.append(lambda: 'destination console tail:\n' +
                 '\n'.join(dst.console().splitlines()[-15:]))
     src.launch()
-    src.wait_for('the firmware to negotiate SMI features',
-                 lambda: src.qom_get(qmp.LPC_PATH,
-                                     'x-smi-negotiated-features'), 180)
-    if at_shell:
+    if not at_shell:
+        src.wait_for('the firmware to negotiate SMI features',
+                     lambda: src.qom_get(qmp.LPC_PATH,
+                                         'x-smi-negotiated-features'), 180)
+    else:
         src.wait_for('the UEFI shell', lambda: 'Shell>' in src.console(),
                      240)
     src.cmd('stop')
@@ -119,9 +120,9 @@ def migrate_and_compare(src_qemu, dst_qemu, machine, expect_features, diag):
     assert dst.cmd('query-status')['status'] == 'running'
 
 
-def migrate_at_shell(src_qemu, dst_qemu, diag):
+def migrate_at_shell(src_qemu, dst_qemu, diag, machine='pc-q35-7.2'):
     dst, before, after = migrate_running_ovmf(src_qemu, dst_qemu,
-                                              'pc-q35-7.2', True, diag)
+                                              machine, True, diag)
     diag.append('before %s\nafter %s' % (before, after))
     # OVMF locked the window, SMRAM (D_LCK) and TSEG before the shell
     assert before[1]['smbase_reg'] == SMBASE_LOCKED, before
@@ -149,6 +150,26 @@ def test_fork_to_upstream(diag):
 def test_upstream_to_fork(diag):
     require_upstream()
     migrate_and_compare(UPSTREAM, qmp.QEMU, 'pc-q35-7.2', 0x7, diag)
+
+
+def compat_machine_test(machine, features, src_qemu, dst_qemu):
+    """
+    Older machine types offer fewer SMI features (5.1: broadcast only,
+    2.8: none); migrated at the UEFI shell, what OVMF negotiated and
+    programmed reads the same on the destination.
+    """
+    def test(diag):
+        require_upstream()
+        dst, before, after = migrate_running_ovmf(src_qemu, dst_qemu,
+                                                  machine, True, diag)
+        diag.append('before %s\nafter %s' % (before, after))
+        assert before[0]['negotiated'] == features, before
+        assert after[0] == before[0], 'SMI state changed'
+        if dst_qemu == qmp.QEMU:
+            assert after[1] == before[1], 'SMRAM state changed'
+        dst.cmd('cont')
+        assert dst.cmd('query-status')['status'] == 'running'
+    return test
 
 
 def test_smram_locks_kept_fork_to_fork(diag):
@@ -185,4 +206,10 @@ if __name__ == '__main__':
          test_smram_locks_kept_upstream_to_fork),
         ('migration/ovmf-shell/upstream-to-upstream-loses-smbase-lock',
          test_upstream_to_upstream_loses_smbase_lock),
+    ] + [
+        ('migration/ovmf-shell/%s/%s' % (machine, name),
+         compat_machine_test(machine, features, src, dst))
+        for machine, features in (('pc-q35-5.1', 0x1), ('pc-q35-2.8', 0x0))
+        for name, src, dst in (('fork-to-upstream', qmp.QEMU, UPSTREAM),
+                               ('upstream-to-fork', UPSTREAM, qmp.QEMU))
     ])
