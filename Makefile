@@ -10,6 +10,10 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QEMU_BUILD := $(TOP)/build/qemu
 NINJA_TARGETS = qemu-system-x86_64 $(shell $(TOP)/fork/check --print-build-targets)
 
+# ccache: hash paths below the checkout relative to it, so that another
+# clone (CI's) hits the cache too
+export CCACHE_BASEDIR ?= $(TOP)
+
 # Arguments for the VM of 'make run', e.g. make run RUN_ARGS="--smp 4 --keep"
 RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
