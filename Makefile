@@ -19,7 +19,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check bench-hotplug sanitize deps-build deps-run deps-check configure \
+.PHONY: all build run check bench-hotplug sanitize fuzz deps-build deps-run deps-check configure \
         series series-build-check devtree export-patches devtree-discard \
         clean distclean help
 
@@ -55,6 +55,11 @@ bench-hotplug: deps-run build
 # ASan + UBSan build (build/asan) running the qtests and fast e2e tests
 sanitize: deps-check
 	@$(TOP)/fork/sanitize $(CHECK_ARGS)
+
+# Bounded fuzzing of the SMM device model, e.g. FUZZ_SECONDS=1800
+FUZZ_SECONDS ?= 300
+fuzz: deps-check
+	@$(TOP)/fork/fuzz $(FUZZ_SECONDS)
 
 series: deps-build configure
 	@$(TOP)/fork/series
