@@ -19,7 +19,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check bench-hotplug sanitize fuzz deps-build deps-run deps-check configure \
+.PHONY: all build run check bench-hotplug sanitize fuzz deps-build deps-run deps-check deps-fuzz configure \
         series series-build-check devtree export-patches devtree-discard \
         clean distclean help
 
@@ -30,7 +30,7 @@ help:
 	@echo "Developer targets: build, series, devtree, export-patches,"
 	@echo "  devtree-discard, clean, distclean (see README.rst)"
 
-deps-build deps-run deps-check: deps-%:
+deps-build deps-run deps-check deps-fuzz: deps-%:
 	@$(TOP)/fork/install-deps $*
 
 configure:
@@ -58,7 +58,7 @@ sanitize: deps-check
 
 # Bounded fuzzing of the SMM device model, e.g. FUZZ_SECONDS=1800
 FUZZ_SECONDS ?= 300
-fuzz: deps-check
+fuzz: deps-fuzz
 	@$(TOP)/fork/fuzz $(FUZZ_SECONDS)
 
 series: deps-build configure
