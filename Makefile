@@ -19,7 +19,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check bench-hotplug sanitize fuzz deps-build deps-run deps-check deps-fuzz configure \
+.PHONY: all build run check bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz configure \
         series series-build-check devtree export-patches devtree-discard \
         clean distclean help
 
@@ -51,6 +51,12 @@ check: deps-check build
 BENCH_ARGS ?=
 bench-hotplug: deps-run build
 	@$(TOP)/fork/bench-hotplug $(BENCH_ARGS)
+
+# The firmware matrix (SeaBIOS, OVMF x64/ia32 x 1/2/4 vCPUs), e.g.
+# MATRIX_ARGS="--vcpus 1,2,4,8 --firmware ovmf-x64"
+MATRIX_ARGS ?=
+firmware-matrix: deps-check build
+	@$(TOP)/fork/firmware-matrix $(MATRIX_ARGS)
 
 # ASan + UBSan build (build/asan) running the qtests and fast e2e tests
 sanitize: deps-check

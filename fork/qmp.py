@@ -20,6 +20,9 @@ QEMU = os.environ.get('FORK_QEMU',
 
 OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd'
 OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
+# Debian's ovmf-ia32: the SMM build for 32-bit CPUs
+OVMF32_CODE = '/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd'
+OVMF32_VARS = '/usr/share/OVMF/OVMF32_VARS_4M.fd'
 
 # ICH9-LPC, whatever its place in the composition tree: the machine links it.
 LPC_PATH = '/machine/acpi-device'
@@ -33,13 +36,13 @@ class VM:
     """One QEMU process with a QMP socket and the serial console in a file."""
 
     def __init__(self, args, qemu=QEMU, firmware='ovmf', name='vm',
-                 serial='file', qtest=False):
+                 serial='file', qtest=False, vars_file=None):
         self.tmp = tempfile.mkdtemp(prefix='fork-%s-' % name)
         self.qmp_path = os.path.join(self.tmp, 'qmp.sock')
         self.console_path = os.path.join(self.tmp, 'console.log')
         self.qemu = qemu
         self.args = list(args)
-        self.firmware_args = firmware_args(firmware, self.tmp)
+        self.firmware_args = firmware_args(firmware, self.tmp, vars_file)
         # 'file'; 'socket' when a test also types on the console; 'stdio'
         # for a person
         self.serial = serial
@@ -223,20 +226,27 @@ class VM:
         self.shutdown()
 
 
-def firmware_args(firmware, tmp):
-    """QEMU arguments for a firmware: 'ovmf', 'seabios' or a file path."""
-    if firmware == 'ovmf':
-        vars_copy = os.path.join(tmp, 'OVMF_VARS.fd')
-        shutil.copyfile(OVMF_VARS, vars_copy)
+def firmware_args(firmware, tmp, vars_file=None):
+    """
+    QEMU arguments for a firmware: 'ovmf', 'ovmf-ia32', 'seabios' or a file
+    path.  OVMF gets a fresh copy of its variable store in tmp, or
+    vars_file when a test keeps the store across QEMU processes.
+    """
+    if firmware in ('ovmf', 'ovmf-ia32'):
+        code, template = ((OVMF_CODE, OVMF_VARS) if firmware == 'ovmf'
+                          else (OVMF32_CODE, OVMF32_VARS))
+        if vars_file is None:
+            vars_file = os.path.join(tmp, os.path.basename(template))
+            shutil.copyfile(template, vars_file)
         # The SMM build keeps its variable store safe only if the flash is
         # writable from SMM alone: secure pflash.
         return ['-global', 'driver=cfi.pflash01,property=secure,value=on',
                 '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s'
-                % OVMF_CODE,
-                '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_copy]
+                % code,
+                '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_file]
     if firmware == 'seabios':
         return []
     if os.path.exists(firmware):
         return ['-bios', firmware]
-    raise ValueError('unknown firmware %r (ovmf, seabios or a file)'
-                     % firmware)
+    raise ValueError('unknown firmware %r (ovmf, ovmf-ia32, seabios or a '
+                     'file)' % firmware)

@@ -28,14 +28,15 @@ def build():
 
 class LinuxGuest(qmp.VM):
     def __init__(self, smp=2, maxcpus=None, extra_args=(), qemu=qmp.QEMU,
-                 machine='q35,smm=on', memory=512, name='linux'):
+                 machine='q35,smm=on', memory=512, name='linux',
+                 firmware='ovmf', qtest=False):
         kernel, initrd = build()
         topo = str(smp) + (',maxcpus=%d' % maxcpus if maxcpus else '')
         args = ['-machine', machine, '-accel', 'tcg', '-smp', topo,
                 '-m', str(memory), '-kernel', kernel, '-initrd', initrd,
                 '-append', 'console=ttyS0 panic=-1 loglevel=4']
         super().__init__(args + list(extra_args), qemu=qemu, name=name,
-                         serial='socket')
+                         serial='socket', firmware=firmware, qtest=qtest)
         self.markers = 0
 
     def boot(self):
@@ -59,8 +60,11 @@ class LinuxGuest(qmp.VM):
         self.type('%s; echo %s $?\n' % (command, tag))
         m = self.wait_console(r'%s (\d+)' % tag, timeout, start)
         out = self.console()[start:m.start()]
-        # drop the echoed command line(s)
-        lines = [ln for ln in out.splitlines() if 'echo %s' % tag not in ln]
+        # drop the echo of the command: the console may wrap it, and echo it
+        # twice when it was typed before the shell started
+        echo = out.rfind('echo %s $?' % tag)
+        out = out[out.find('\n', echo) + 1:] if echo >= 0 else out
+        lines = out.splitlines()
         if m.group(1) != '0':
             raise qmp.QMPError('guest command %r failed (%s): %s'
                                % (command, m.group(1), '\n'.join(lines)))

@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The firmware matrix: the checks firmware developers run when they
+# validate SMM on a new platform build, one cell per firmware, vCPU count
+# and check, all on q35,smm=on under TCG with Debian's firmware:
+#
+#   SeaBIOS          boots the Linux guest
+#   OVMF x64 (SMM)   boots the Linux guest; a UEFI variable written from
+#                    Linux reads back after a reboot; S3 suspend from
+#                    Linux and wake-up from QMP, the guest resumes
+#   OVMF ia32 (SMM)  on a 32-bit CPU model, boots to the UEFI shell; a
+#                    variable set by a shell script reads back, also in
+#                    the next QEMU process on the same variable store
+#
+# Each check is a function of (diag, vcpus) that raises on failure: the
+# fast subset runs as a test (test-firmware-matrix-fast-linux-guest.py),
+# the whole matrix from fork/firmware-matrix, which prints the table.
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+
+import linux_guest
+import qmp
+import tap
+
+VCPUS = (1, 2, 4)
+FAST_VCPUS = (1, 2)
+CHECKS = ('boot', 'variables', 's3')
+
+# A GUID of our own for the variables the checks write.
+VAR_GUID = '3b4a6c2e-8d1f-4e5a-9c7b-1f2e3d4c5b6a'
+EFIVARS = '/sys/firmware/efi/efivars'
+# EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
+VAR_ATTRS = 0x7
+
+SHELL_TIMEOUT = 300
+# Debian's OVMF32 is an IA32 build: give it a CPU model without long mode.
+IA32_CPU = 'coreduo'
+
+
+def require(path, package):
+    if not os.path.exists(path):
+        raise tap.Skip('%s missing (Debian package %s)' % (path, package))
+
+
+def per_cpu_smm_entries(vm):
+    return [c['smm-entries'] for c in vm.cmd('query-smi')['cpus']]
+
+
+def boot_linux(diag, vcpus, firmware):
+    g = linux_guest.LinuxGuest(smp=vcpus, firmware=firmware,
+                               name='matrix-%s' % firmware)
+    diag.cleanup.append(g.shutdown)
+    diag.append(lambda: 'guest console tail:\n' + g.console_tail())
+    diag.append(lambda: 'SMI table:\n' + g.smi_table())
+    g.boot()
+    assert g.run('cat /sys/devices/system/cpu/online').strip() == \
+        ('0' if vcpus == 1 else '0-%d' % (vcpus - 1))
+    return g
+
+
+# SeaBIOS
+
+def seabios_boot(diag, vcpus):
+    g = boot_linux(diag, vcpus, 'seabios')
+    chip = g.cmd('query-smi')['chipset']
+    # SeaBIOS negotiates nothing, enables APM SMIs globally and relocates
+    # the BSP's SMBASE with one SMI of its own
+    assert chip['negotiated-features'] == 0, chip
+    assert chip['smi-en'] & 0x21 == 0x21, chip
+    assert per_cpu_smm_entries(g)[0] >= 1, g.smi_table()
+
+
+# OVMF x64
+
+def ovmf_linux(diag, vcpus):
+    require(qmp.OVMF_CODE, 'ovmf')
+    g = boot_linux(diag, vcpus, 'ovmf')
+    chip = g.cmd('query-smi')['chipset']
+    assert chip['negotiated-features'] == 0x7, chip
+    assert all(n > 0 for n in per_cpu_smm_entries(g)), g.smi_table()
+    return g
+
+
+def efivar(name):
+    return '%s/%s-%s' % (EFIVARS, name, VAR_GUID)
+
+
+def read_efivar(g, name='ForkMatrix'):
+    """The variable's data as Linux reads it, through OVMF's SMM."""
+    out = g.run('od -An -tx1 -v %s' % efivar(name))
+    data = bytes.fromhex(''.join(out.split()))
+    assert data[:4] == VAR_ATTRS.to_bytes(4, 'little'), data
+    return data[4:].decode()
+
+
+def ovmf_x64_boot(diag, vcpus):
+    ovmf_linux(diag, vcpus)
+
+
+def write_efivar(g, value, name='ForkMatrix'):
+    """Create a variable (efivarfs makes existing ones immutable)."""
+    g.run("printf '\\%03o\\000\\000\\000%s' > %s" % (VAR_ATTRS, value,
+                                                       efivar(name)))
+
+
+def ovmf_x64_variables(diag, vcpus):
+    g = ovmf_linux(diag, vcpus)
+    nonce = 'fork-%s' % secrets.token_hex(4)
+    before = sum(per_cpu_smm_entries(g))
+    write_efivar(g, nonce)
+    assert read_efivar(g) == nonce
+    # SetVariable runs in SMM on this build: the write entered it
+    assert sum(per_cpu_smm_entries(g)) > before, g.smi_table()
+
+    start = len(g.console())
+    g.type('reboot -f\n')
+    g.wait_console(r'GUEST-READY cpus=%d' % vcpus, linux_guest.BOOT_TIMEOUT,
+                   start)
+    assert read_efivar(g) == nonce
+
+
+def ovmf_x64_s3(diag, vcpus):
+    g = ovmf_linux(diag, vcpus)
+    write_efivar(g, 'before-s3')
+    start = len(g.console())
+    g.type('echo mem > /sys/power/state; echo GUEST-RESUMED $?\n')
+    g.wait_for('the guest to suspend',
+               lambda: g.cmd('query-status')['status'] == 'suspended', 120)
+    suspended = per_cpu_smm_entries(g)
+    g.cmd('system_wakeup')
+    m = g.wait_console(r'GUEST-RESUMED (\d+)', 120, start)
+    assert m.group(1) == '0', 'echo mem > /sys/power/state failed'
+    # the S3 resume path of the SMM build enters SMM on every vCPU to
+    # restore SMBASE and the SMM state
+    resumed = per_cpu_smm_entries(g)
+    assert all(a > b for a, b in zip(resumed, suspended)), \
+        (suspended, resumed)
+    assert any(e['event'] == 'WAKEUP' for e in g.events), g.events
+    assert g.run('cat /sys/devices/system/cpu/online').strip() == \
+        ('0' if vcpus == 1 else '0-%d' % (vcpus - 1))
+    # variable services, in SMM, still work after resume
+    assert read_efivar(g) == 'before-s3'
+    write_efivar(g, 'after-s3', 'ForkMatrixResumed')
+    assert read_efivar(g, 'ForkMatrixResumed') == 'after-s3'
+
+
+# OVMF ia32: a shell script on a FAT disk does what Linux does on x64
+
+def fat_disk(diag, script):
+    """A raw FAT disk image holding startup.nsh; its path."""
+    tmp = tempfile.mkdtemp(prefix='fork-matrix-fat-')
+    diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    nsh = os.path.join(tmp, 'startup.nsh')
+    img = os.path.join(tmp, 'fat.img')
+    with open(nsh, 'w') as f:
+        f.write('@echo -off\r\n' + ''.join(ln + '\r\n' for ln in script))
+    mkfs = shutil.which('mkfs.vfat') or '/usr/sbin/mkfs.vfat'
+    for argv in ([mkfs, '-C', '-n', 'FORKMATRIX', img, '8192'],
+                 ['mcopy', '-i', img, nsh, '::startup.nsh']):
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return img, tmp
+
+
+def ia32_shell(diag, vcpus, script, vars_file=None):
+    """Boot OVMF ia32 to the shell, which runs script; the console."""
+    require(qmp.OVMF32_CODE, 'ovmf-ia32')
+    img, _ = fat_disk(diag, script + ['echo FORK-MATRIX-DONE'])
+    vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
+                 '-cpu', IA32_CPU, '-smp', str(vcpus), '-m', '512',
+                 '-drive', 'file=%s,format=raw,media=disk,if=ide' % img],
+                firmware='ovmf-ia32', name='matrix-ia32',
+                vars_file=vars_file)
+    diag.cleanup.append(vm.shutdown)
+    diag.append(lambda: 'console tail:\n' +
+                '\n'.join(vm.console().splitlines()[-20:]))
+    vm.launch()
+    vm.wait_for('the UEFI shell to run startup.nsh',
+                lambda: 'FORK-MATRIX-DONE' in vm.console(), SHELL_TIMEOUT)
+    chip = vm.cmd('query-smi')['chipset']
+    assert chip['negotiated-features'] == 0x7, chip
+    entries = per_cpu_smm_entries(vm)
+    assert len(entries) == vcpus and all(n > 0 for n in entries), entries
+    console = vm.console()
+    vm.shutdown()
+    return console
+
+
+def shell_var_dump(console, nonce_hex):
+    """setvar prints 'GUID - Name - NNNN Bytes' and then the data."""
+    head = '%s - ForkMatrix - %04X Bytes' % (VAR_GUID.upper(),
+                                             len(nonce_hex) // 2)
+    data = ' '.join(nonce_hex[i:i + 2] for i in range(0, len(nonce_hex), 2))
+    return head in console and data in console.upper()
+
+
+def ovmf_ia32_boot(diag, vcpus):
+    console = ia32_shell(diag, vcpus, ['echo FORK-MATRIX-SHELL'])
+    assert 'UEFI Interactive Shell' in console
+
+
+def ovmf_ia32_variables(diag, vcpus):
+    nonce = secrets.token_hex(6).upper()
+    tmp = tempfile.mkdtemp(prefix='fork-matrix-vars-')
+    diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    vars_file = os.path.join(tmp, 'OVMF32_VARS.fd')
+    shutil.copyfile(qmp.OVMF32_VARS, vars_file)
+    setvar = 'setvar ForkMatrix -guid %s' % VAR_GUID
+    console = ia32_shell(diag, vcpus, ['%s -nv -bs -rt =%s' % (setvar, nonce),
+                                       setvar], vars_file)
+    assert shell_var_dump(console, nonce), 'variable not read back'
+    # a new QEMU process on the same flash: the store is non-volatile
+    console = ia32_shell(diag, vcpus, [setvar], vars_file)
+    assert shell_var_dump(console, nonce), 'variable lost across power off'
+
+
+FIRMWARES = {
+    # name -> (what, {check: function})
+    'seabios': ("Debian's SeaBIOS", {'boot': seabios_boot}),
+    'ovmf-x64': ("Debian's OVMF SMM build (x64)",
+                 {'boot': ovmf_x64_boot, 'variables': ovmf_x64_variables,
+                  's3': ovmf_x64_s3}),
+    'ovmf-ia32': ("Debian's OVMF SMM build (ia32, -cpu %s)" % IA32_CPU,
+                  {'boot': ovmf_ia32_boot,
+                   'variables': ovmf_ia32_variables}),
+}
+
+
+def cells(vcpus=VCPUS, firmwares=tuple(FIRMWARES)):
+    """(firmware, vcpus, check, function) in matrix order."""
+    return [(fw, n, check, func)
+            for fw in firmwares
+            for n in vcpus
+            for check, func in FIRMWARES[fw][1].items()]
+
+
+def cell_name(fw, n, check):
+    return 'firmware-matrix/%s/%dcpu/%s' % (fw, n, check)
+
+
+def tap_tests(vcpus):
+    return [(cell_name(fw, n, check), (lambda f, k: lambda d: f(d, k))(f, n))
+            for fw, n, check, f in cells(vcpus)]
+
+
+def run_cell(func, vcpus):
+    """Run one cell outside TAP: ('pass'|'FAIL'|'skip', seconds, why)."""
+    diag = tap.Context()
+    start = time.monotonic()
+    try:
+        func(diag, vcpus)
+        status, why = 'pass', ''
+    except tap.Skip as e:
+        status, why = 'skip', str(e)
+    except Exception as e:   # noqa: B902 -- every failure goes in the table
+        status, why = 'FAIL', '%s: %s' % (type(e).__name__, e)
+        for d in diag:
+            try:
+                why += '\n' + (d() if callable(d) else str(d))
+            except Exception:   # noqa: B902
+                pass
+    finally:
+        for fn in reversed(diag.cleanup):
+            try:
+                fn()
+            except Exception:   # noqa: B902
+                pass
+    return status, time.monotonic() - start, why
+
+
+def table(results, rst=False):
+    """
+    results: {(fw, vcpus, check): (status, seconds, why)} -> the matrix as
+    text lines, one row per firmware and vCPU count.
+    """
+    head = ['firmware', 'vCPUs'] + list(CHECKS)
+    rows = []
+    for fw in FIRMWARES:
+        for n in sorted({k[1] for k in results if k[0] == fw}):
+            row = [fw, str(n)]
+            for check in CHECKS:
+                r = results.get((fw, n, check))
+                if check not in FIRMWARES[fw][1]:
+                    row.append('n/a')
+                elif r is None:
+                    row.append('not run')
+                else:
+                    row.append('%s %.0f s' % (r[0], r[1]))
+            rows.append(row)
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+
+    def line(cells):
+        return '  '.join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    if not rst:
+        return [line(head), line(['-' * w for w in widths])] + \
+            [line(r) for r in rows]
+    rule = '  '.join('=' * w for w in widths)
+    return [rule, line(head), rule] + [line(r) for r in rows] + [rule]

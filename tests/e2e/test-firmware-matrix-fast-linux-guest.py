@@ -1,0 +1,19 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end, real firmware and a real Linux guest: the fast subset of the
+# firmware matrix (firmware_matrix.py), 1 and 2 vCPUs -- SeaBIOS boots
+# Linux; OVMF x64 boots Linux, keeps a UEFI variable across a reboot and
+# survives S3; OVMF ia32 runs a UEFI shell script that sets and reads a
+# variable.  'fork/firmware-matrix' (make firmware-matrix) runs them all.
+# check-timeout: 1200
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import firmware_matrix  # noqa: E402
+import tap  # noqa: E402
+
+if __name__ == '__main__':
+    tap.run(firmware_matrix.tap_tests(firmware_matrix.FAST_VCPUS))
