@@ -14,61 +14,13 @@
 
 import os
 import sys
-import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                '..', '..', 'fork'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmp  # noqa: E402
 import tap  # noqa: E402
-
-UPSTREAM = '/usr/bin/qemu-system-x86_64'
-LPC_DEVFN = 31 << 3
-SMBASE = 0x30000
-SMBASE_LOCKED = 0x02
-
-
-def machine_args(machine):
-    return ['-machine', '%s,smm=on' % machine, '-accel', 'tcg',
-            '-smp', '2', '-m', '512']
-
-
-def smi_state(vm):
-    """The SMI state as the guest sees it, read on a stopped VM."""
-    pmbase = vm.pci_cfg_readl(LPC_DEVFN, 0x40) & 0xff80
-    return {
-        'negotiated': vm.qom_get(qmp.LPC_PATH, 'x-smi-negotiated-features'),
-        'pmbase': pmbase,
-        'smi_en': vm.inl(pmbase + 0x30),
-        'smi_sts': vm.inl(pmbase + 0x34),
-        'apm_cnt': vm.inb(0xb2),
-        'apm_sts': vm.inb(0xb3),
-        'gen_pmcon_1': vm.pci_cfg_readl(LPC_DEVFN, 0xa0) & 0xffff,
-    }
-
-
-def smram_state(vm):
-    """Host bridge SMRAM registers and the non-SMM view of the window."""
-    regs = vm.pci_cfg_readl(0, 0x9c)
-    return {
-        'smbase_reg': regs & 0xff,
-        'smram': (regs >> 8) & 0xff,
-        'esmramc': (regs >> 16) & 0xff,
-        'smbase_byte': int(vm.qtest('readb 0x%x' % SMBASE)[0], 16),
-    }
-
-
-def migrate(src, dst, timeout=120):
-    uri = 'unix:%s' % os.path.join(dst.tmp, 'migrate.sock')
-    dst.cmd('migrate-incoming', uri=uri)
-    src.cmd('migrate', uri=uri)
-
-    def done():
-        st = src.cmd('query-migrate').get('status')
-        if st == 'failed':
-            raise qmp.QMPError('migration failed: %s'
-                               % src.cmd('query-migrate'))
-        return st == 'completed'
-    src.wait_for('migration to complete', done, timeout)
+from migration_peer import (SMBASE_LOCKED, UPSTREAM, machine_args,  # noqa: E402
+                            migrate, require_upstream, smi_state,
+                            smram_state)
 
 
 def migrate_running_ovmf(src_qemu, dst_qemu, machine, at_shell, diag):
@@ -132,14 +84,6 @@ def migrate_at_shell(src_qemu, dst_qemu, diag, machine='pc-q35-7.2'):
     dst.cmd('cont')
     assert dst.cmd('query-status')['status'] == 'running'
     return before, after
-
-
-def require_upstream():
-    if not os.access(UPSTREAM, os.X_OK):
-        raise tap.Skip('%s missing (Debian package qemu-system-x86)'
-                       % UPSTREAM)
-    if not os.path.exists(qmp.OVMF_CODE):
-        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
 
 
 def test_fork_to_upstream(diag):

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# What the migration tests against Debian's upstream QEMU 7.2 share: the
+# peer binary, and the SMI and SMRAM state read the way the guest reads it
+# (qtest I/O and PCI config accesses), so the same code reads both QEMUs.
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+
+UPSTREAM = '/usr/bin/qemu-system-x86_64'
+LPC_DEVFN = 31 << 3
+SMBASE = 0x30000
+SMBASE_LOCKED = 0x02
+
+
+def machine_args(machine):
+    return ['-machine', '%s,smm=on' % machine, '-accel', 'tcg',
+            '-smp', '2', '-m', '512']
+
+
+def smi_state(vm):
+    """The SMI state as the guest sees it, read on a stopped VM."""
+    pmbase = vm.pci_cfg_readl(LPC_DEVFN, 0x40) & 0xff80
+    return {
+        'negotiated': vm.qom_get(qmp.LPC_PATH, 'x-smi-negotiated-features'),
+        'pmbase': pmbase,
+        'smi_en': vm.inl(pmbase + 0x30),
+        'smi_sts': vm.inl(pmbase + 0x34),
+        'apm_cnt': vm.inb(0xb2),
+        'apm_sts': vm.inb(0xb3),
+        'gen_pmcon_1': vm.pci_cfg_readl(LPC_DEVFN, 0xa0) & 0xffff,
+    }
+
+
+def smram_state(vm):
+    """Host bridge SMRAM registers and the non-SMM view of the window."""
+    regs = vm.pci_cfg_readl(0, 0x9c)
+    return {
+        'smbase_reg': regs & 0xff,
+        'smram': (regs >> 8) & 0xff,
+        'esmramc': (regs >> 16) & 0xff,
+        'smbase_byte': int(vm.qtest('readb 0x%x' % SMBASE)[0], 16),
+    }
+
+
+def migrate(src, dst, timeout=120):
+    uri = 'unix:%s' % os.path.join(dst.tmp, 'migrate.sock')
+    dst.cmd('migrate-incoming', uri=uri)
+    src.cmd('migrate', uri=uri)
+
+    def done():
+        st = src.cmd('query-migrate').get('status')
+        if st == 'failed':
+            raise qmp.QMPError('migration failed: %s'
+                               % src.cmd('query-migrate'))
+        return st == 'completed'
+    src.wait_for('migration to complete', done, timeout)
+
+
+def require_upstream():
+    if not os.access(UPSTREAM, os.X_OK):
+        raise tap.Skip('%s missing (Debian package qemu-system-x86)'
+                       % UPSTREAM)
+    if not os.path.exists(qmp.OVMF_CODE):
+        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)

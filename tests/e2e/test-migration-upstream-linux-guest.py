@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end, real firmware and a real Linux guest: live-migrate the Linux
+# guest booted by Debian's OVMF SMM build between the fork and Debian's
+# upstream QEMU 7.2, both ways, while the guest keeps reading a UEFI
+# variable through efivarfs (every read is an SMI into OVMF's variable
+# service).  On the destination the guest answers on its console, the
+# reads never failed, the variable reads back, and the SMI state and the
+# SMRAM/TSEG locks the firmware set read as they did on the source.
+# check-timeout: 600
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import linux_guest  # noqa: E402
+import qmp  # noqa: E402
+import tap  # noqa: E402
+from firmware_matrix import efivar, read_efivar, write_efivar  # noqa: E402
+from migration_peer import (SMBASE_LOCKED, UPSTREAM, migrate,  # noqa: E402
+                            require_upstream, smi_state, smram_state)
+
+# GGC_SMRAM D_LCK, and ESMRAMC T_EN: OVMF locks SMRAM and uses TSEG
+SMRAM_D_LCK = 0x10
+ESMRAMC_T_EN = 0x01
+
+
+def stable_state(vm):
+    """What must not change across migration, even with SMIs in flight."""
+    vm.cmd('stop')
+    smi, smram = smi_state(vm), smram_state(vm)
+    vm.cmd('cont')
+    # APM_STS and SMI_STS move with every variable read: leave them out
+    for k in ('apm_cnt', 'apm_sts', 'smi_sts'):
+        del smi[k]
+    return smi, smram
+
+
+def migrate_linux_guest(src_qemu, dst_qemu, diag):
+    require_upstream()
+    src = linux_guest.LinuxGuest(qemu=src_qemu, qtest=True, name='src')
+    dst = linux_guest.LinuxGuest(qemu=dst_qemu, qtest=True, name='dst',
+                                 extra_args=['-incoming', 'defer'])
+    diag.cleanup += [src.shutdown, dst.shutdown]
+    diag.append(lambda: 'source console tail:\n' + src.console_tail(15))
+    diag.append(lambda: 'destination console tail:\n' + dst.console_tail())
+    src.boot()
+    write_efivar(src, 'migrated')
+    # keep SMIs coming while the guest migrates
+    src.run('(while od %s >/dev/null; do :; done; echo GUEST-EFIVAR-"FAILED")'
+            ' >/dev/console 2>&1 & true' % efivar('ForkMatrix'))
+    before = stable_state(src)
+    smi, smram = before
+    assert smi['negotiated'] == 0x7, smi
+    assert smi['smi_en'] & 0x21 == 0x21, smi
+    assert smram['smram'] & SMRAM_D_LCK, smram
+    assert smram['esmramc'] & ESMRAMC_T_EN, smram
+    assert smram['smbase_reg'] == SMBASE_LOCKED, smram
+
+    dst.launch()
+    migrate(src, dst)
+    assert dst.cmd('query-status')['status'] == 'running'
+    assert read_efivar(dst) == 'migrated'
+    after = stable_state(dst)
+    assert after[0] == smi, 'SMI state: before %s, after %s' % (smi,
+                                                                after[0])
+    if dst_qemu == qmp.QEMU:
+        assert after[1] == smram, 'SMRAM: before %s, after %s' % (smram,
+                                                                 after[1])
+    else:
+        # upstream 7.2 drops the SMBASE window lock on its destinations
+        # (see test-migration-upstream.py); the SMRAM/TSEG locks stay
+        for k in ('smram', 'esmramc'):
+            assert after[1][k] == smram[k], (smram, after[1])
+    # the reader loop ran on the destination too and never failed
+    dst.run('kill %1')
+    assert 'GUEST-EFIVAR-FAILED' not in src.console() + dst.console()
+    if dst_qemu == qmp.QEMU:
+        entries = [c['smm-entries'] for c in dst.cmd('query-smi')['cpus']]
+        assert all(n > 0 for n in entries), entries
+
+
+if __name__ == '__main__':
+    tap.run([
+        ('migration/ovmf-linux/efivar-reads/fork-to-upstream',
+         lambda d: migrate_linux_guest(qmp.QEMU, UPSTREAM, d)),
+        ('migration/ovmf-linux/efivar-reads/upstream-to-fork',
+         lambda d: migrate_linux_guest(UPSTREAM, qmp.QEMU, d)),
+    ])
