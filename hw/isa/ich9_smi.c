@@ -13,6 +13,7 @@
 #include "qemu/bitops.h"
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
@@ -30,7 +31,13 @@
 /* The SMI_STS bits this model sets, and so the ones a write can clear. */
 #define SMI_STS_IMPLEMENTED ICH9_PMIO_SMI_STS_APM_STS
 
-/* At most one guest error line a second for repeated bad negotiations. */
+/* APM_CNT and APM_STS: the bytes at 0xb2 and 0xb3 */
+#define APM_BLOCK_SIZE 2
+
+/*
+ * At most one guest error line a second from the block, whatever the
+ * message: a guest can repeat any bad access as fast as it likes.
+ */
 #define ERROR_LOG_INTERVAL_MS 1000
 
 static void G_GNUC_PRINTF(2, 3)
@@ -92,6 +99,17 @@ static void ich9_apm_write(void *opaque, hwaddr addr, uint64_t val,
 {
     ICH9SMIState *s = opaque;
 
+    /*
+     * A 32-bit OUT to 0xb2 reaches here a byte at a time, its last two
+     * bytes at offsets 2 and 3: ports 0xb4 and 0xb5, which are not ours.
+     * They go nowhere, as on ICH9; they must not land in APM_CNT.
+     */
+    if (addr >= APM_BLOCK_SIZE) {
+        ich9_smi_guest_error(s, "APM write to port 0x%" HWADDR_PRIx
+                             " (past APM_STS) ignored",
+                             ICH9_APM_CNT_IOPORT + addr);
+        return;
+    }
     trace_ich9_smi_apm_write(ICH9_APM_CNT_IOPORT + addr, val);
     if (addr == ICH9_APM_STS_IOPORT - ICH9_APM_CNT_IOPORT) {
         s->apm_sts = val;
@@ -115,6 +133,9 @@ static uint64_t ich9_apm_read(void *opaque, hwaddr addr, unsigned size)
     ICH9SMIState *s = opaque;
     uint8_t val;
 
+    if (addr >= APM_BLOCK_SIZE) {
+        return UINT8_MAX;   /* nothing decodes 0xb4/0xb5: all-ones */
+    }
     val = addr == 0 ? s->apm_cnt : s->apm_sts;
     trace_ich9_smi_apm_read(ICH9_APM_CNT_IOPORT + addr, val);
     return val;
@@ -129,6 +150,15 @@ static const MemoryRegionOps ich9_apm_ops = {
 };
 
 /* SMI_EN / SMI_STS */
+
+/*
+ * Only SMI_STS_IMPLEMENTED bits are ever set here, but an incoming
+ * migration stream carries the whole register: other bits read 0.
+ */
+static uint32_t ich9_smi_sts(const ICH9SMIState *s)
+{
+    return s->smi_sts & SMI_STS_IMPLEMENTED;
+}
 
 static uint32_t ich9_smi_en_wmask(const ICH9SMIState *s)
 {
@@ -151,7 +181,7 @@ static uint64_t ich9_smi_regs_read(void *opaque, hwaddr addr, unsigned size)
     case 0:
         return s->smi_en;
     case ICH9_PMIO_SMI_STS - ICH9_PMIO_SMI_EN:
-        return s->smi_sts;
+        return ich9_smi_sts(s);
     default:
         return 0;
     }
@@ -170,7 +200,7 @@ static void ich9_smi_regs_write(void *opaque, hwaddr addr, uint64_t val,
         trace_ich9_smi_en_write(val, s->smi_en);
         break;
     case ICH9_PMIO_SMI_STS - ICH9_PMIO_SMI_EN:
-        s->smi_sts &= ~(val & SMI_STS_IMPLEMENTED);
+        s->smi_sts = ich9_smi_sts(s) & ~val;
         break;
     }
 }
@@ -244,9 +274,28 @@ static void ich9_smi_features_ok_select(void *opaque)
 
 /*
  * fw_cfg lets the guest write etc/smi/requested-features at any time; after
- * the negotiation succeeded, put the negotiated set back so that the file
- * does not claim a request that has no effect.
+ * the negotiation succeeded, the file must keep showing the negotiated set,
+ * not a request that has no effect.  Put it back if it is not there; true
+ * if it was not.
  */
+static bool ich9_smi_restore_requested(ICH9SMIState *s)
+{
+    if (!s->features_ok ||
+        ldq_le_p(s->requested_features_le) == s->negotiated_features) {
+        return false;
+    }
+    stq_le_p(s->requested_features_le, s->negotiated_features);
+    return true;
+}
+
+/* What etc/smi/requested-features shows the guest when it selects it. */
+static uint64_t ich9_smi_requested(const ICH9SMIState *s)
+{
+    return s->features_ok ? s->negotiated_features
+                          : ldq_le_p(s->requested_features_le);
+}
+
+/* fw_cfg calls this after a complete, successful write only... */
 static void ich9_smi_requested_written(void *opaque, off_t offset,
                                        size_t len)
 {
@@ -255,7 +304,23 @@ static void ich9_smi_requested_written(void *opaque, off_t offset,
     if (s->features_ok) {
         ich9_smi_guest_error(s, "etc/smi/requested-features written after "
                              "the negotiation completed; ignored");
-        stq_le_p(s->requested_features_le, s->negotiated_features);
+        ich9_smi_restore_requested(s);
+    }
+}
+
+/*
+ * ...but a DMA write whose source the DMA read cannot read (unassigned
+ * address) has already overwritten the file when fw_cfg reports the error,
+ * and there is no callback.  Every read of the file selects it first.
+ */
+static void ich9_smi_requested_select(void *opaque)
+{
+    ICH9SMIState *s = opaque;
+
+    if (ich9_smi_restore_requested(s)) {
+        ich9_smi_guest_error(s, "etc/smi/requested-features overwritten by "
+                             "a failed write after the negotiation "
+                             "completed; restored");
     }
 }
 
@@ -280,7 +345,8 @@ void ich9_smi_add_fw_cfg(ICH9SMIState *s, FWCfgState *fw_cfg)
     fw_cfg_add_file(fw_cfg, "etc/smi/supported-features",
                     s->host_features_le, sizeof(s->host_features_le));
     fw_cfg_add_file_callback(fw_cfg, "etc/smi/requested-features",
-                             NULL, ich9_smi_requested_written, s,
+                             ich9_smi_requested_select,
+                             ich9_smi_requested_written, s,
                              s->requested_features_le,
                              sizeof(s->requested_features_le), false);
     fw_cfg_add_file_callback(fw_cfg, "etc/smi/features-ok",
@@ -337,9 +403,18 @@ static void ich9_smi_get_requested(Object *obj, Visitor *v, const char *name,
                                    void *opaque, Error **errp)
 {
     ICH9SMIState *s = opaque;
-    uint64_t val = ldq_le_p(s->requested_features_le);
+    uint64_t val = ich9_smi_requested(s);
 
     visit_type_uint64(v, name, &val, errp);
+}
+
+static void ich9_smi_get_sts(Object *obj, Visitor *v, const char *name,
+                             void *opaque, Error **errp)
+{
+    ICH9SMIState *s = opaque;
+    uint32_t val = ich9_smi_sts(s);
+
+    visit_type_uint32(v, name, &val, errp);
 }
 
 void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
@@ -355,8 +430,8 @@ void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add_uint32_ptr(obj, "x-smi-en", &s->smi_en,
                                    OBJ_PROP_FLAG_READ);
-    object_property_add_uint32_ptr(obj, "x-smi-sts", &s->smi_sts,
-                                   OBJ_PROP_FLAG_READ);
+    object_property_add(obj, "x-smi-sts", "uint32", ich9_smi_get_sts, NULL,
+                        NULL, s);
 }
 
 /* Life cycle */
@@ -405,10 +480,53 @@ const VMStateDescription vmstate_ich9_apm = {
     }
 };
 
+static int ich9_smi_negotiation_pre_save(void *opaque)
+{
+    ich9_smi_restore_requested(opaque);
+    return 0;
+}
+
+/*
+ * The stream comes from elsewhere: take only a state this host could have
+ * reached, else fail the migration (the source keeps running).  Upstream
+ * 7.2 lets requested-features change after the negotiation; restore it.
+ */
+static int ich9_smi_negotiation_post_load(void *opaque, int version_id)
+{
+    ICH9SMIState *s = opaque;
+    const char *error;
+
+    if (s->features_ok > 1) {
+        error_report("ICH9 SMI: incoming features-ok %u is not 0 or 1",
+                     s->features_ok);
+        return -EINVAL;
+    }
+    if (!s->features_ok) {
+        if (s->negotiated_features) {
+            error_report("ICH9 SMI: incoming negotiated features 0x%" PRIx64
+                         " without features-ok", s->negotiated_features);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    error = ich9_smi_negotiation_error(s->host_features,
+                                       s->negotiated_features);
+    if (error) {
+        error_report("ICH9 SMI: incoming negotiated features 0x%" PRIx64
+                     " invalid here (host offers 0x%" PRIx64 "): %s",
+                     s->negotiated_features, s->host_features, error);
+        return -EINVAL;
+    }
+    ich9_smi_restore_requested(s);
+    return 0;
+}
+
 const VMStateDescription vmstate_ich9_smi_negotiation = {
     .name = "ICH9 SMI negotiation",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_save = ich9_smi_negotiation_pre_save,
+    .post_load = ich9_smi_negotiation_post_load,
     .fields = (VMStateField[]) {
         VMSTATE_UINT8_ARRAY(requested_features_le, ICH9SMIState, 8),
         VMSTATE_UINT8(features_ok, ICH9SMIState),

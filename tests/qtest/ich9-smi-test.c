@@ -53,6 +53,14 @@
 /* guest RAM the fw_cfg DMA tests use for descriptors and data */
 #define DMA_DESC_ADDR       0x100000
 #define DMA_DATA_ADDR       0x101000
+/* no RAM and no device there: a DMA read from it fails */
+#define UNASSIGNED_ADDR     (1ULL << 44)
+
+/* ACPI CPU hotplug register block (docs/specs/acpi_cpu_hotplug.rst) */
+#define CPUHP_IO            0x0cd8
+#define CPUHP_SELECTOR      (CPUHP_IO + 0)
+#define CPUHP_FLAGS         (CPUHP_IO + 4)
+#define CPUHP_FLAG_EJECT    (1 << 3)
 
 /* The most vCPUs q35 runs without an x2APIC-capable interrupt remapper */
 #define Q35_MAX_XAPIC_CPUS  255
@@ -73,6 +81,7 @@ static void machine_read_cpu_paths(Machine *m)
     QListEntry *e;
     int i = 0;
 
+    g_strfreev(m->cpu_paths);
     m->ncpus = qlist_size(cpus);
     m->cpu_paths = g_new0(char *, m->ncpus + 1);
     QLIST_FOREACH_ENTRY(cpus, e) {
@@ -198,28 +207,38 @@ static uint16_t fw_cfg_file_key(Machine *m, const char *name, uint32_t *size)
     return 0;
 }
 
-/* One fw_cfg DMA operation; returns the control word it ends with. */
-static uint32_t fw_cfg_dma(Machine *m, uint32_t control, void *buf,
-                           uint32_t len)
+/* One fw_cfg DMA operation on guest memory at @addr; the end control. */
+static uint32_t fw_cfg_dma_at(Machine *m, uint32_t control, uint64_t addr,
+                              uint32_t len)
 {
     struct fw_cfg_dma_access desc = {
         .control = cpu_to_be32(control),
         .length = cpu_to_be32(len),
-        .address = cpu_to_be64(DMA_DATA_ADDR),
+        .address = cpu_to_be64(addr),
     };
 
-    if (buf && (control & FW_CFG_DMA_CTL_WRITE)) {
-        qtest_memwrite(m->qts, DMA_DATA_ADDR, buf, len);
-    }
     qtest_memwrite(m->qts, DMA_DESC_ADDR, &desc, sizeof(desc));
     /* big endian register: high half first, the low half starts it */
     qtest_outl(m->qts, FW_CFG_IO_DMA_ADDR, cpu_to_be32(0));
     qtest_outl(m->qts, FW_CFG_IO_DMA_ADDR + 4, cpu_to_be32(DMA_DESC_ADDR));
     qtest_memread(m->qts, DMA_DESC_ADDR, &desc, sizeof(desc));
+    return be32_to_cpu(desc.control);
+}
+
+/* One fw_cfg DMA operation; returns the control word it ends with. */
+static uint32_t fw_cfg_dma(Machine *m, uint32_t control, void *buf,
+                           uint32_t len)
+{
+    uint32_t end;
+
+    if (buf && (control & FW_CFG_DMA_CTL_WRITE)) {
+        qtest_memwrite(m->qts, DMA_DATA_ADDR, buf, len);
+    }
+    end = fw_cfg_dma_at(m, control, DMA_DATA_ADDR, len);
     if (buf && (control & FW_CFG_DMA_CTL_READ)) {
         qtest_memread(m->qts, DMA_DATA_ADDR, buf, len);
     }
-    return be32_to_cpu(desc.control);
+    return end;
 }
 
 static uint32_t fw_cfg_dma_write_file(Machine *m, const char *name,
@@ -794,6 +813,523 @@ static void test_migration_keeps_smi_state(void)
     rmdir(tmp);
 }
 
+/*
+ * A 32-bit OUT to 0xb2 also covers 0xb4 and 0xb5, which are not APM
+ * ports: APM_CNT and APM_STS take their bytes and one SMI is raised.
+ */
+static void test_apm_wide_write_one_smi(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    g_autofree uint64_t *before = smi_snapshot(m);
+    g_autofree uint64_t *delta = g_new0(uint64_t, m->ncpus);
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outl(m->qts, APM_CNT_PORT, 0x11223344);
+    delta[0] = 1;
+    assert_smi_delta(m, before, delta);
+    g_assert_cmphex(qtest_inb(m->qts, APM_CNT_PORT), ==, 0x44);
+    g_assert_cmphex(qtest_inb(m->qts, APM_STS_PORT), ==, 0x33);
+    g_assert_cmphex(qtest_inl(m->qts, APM_CNT_PORT), ==, 0xffff3344);
+
+    /* a 16-bit OUT writes both, as firmware passing an argument does */
+    qtest_outw(m->qts, APM_CNT_PORT, 0x5566);
+    delta[0] = 2;
+    assert_smi_delta(m, before, delta);
+    g_assert_cmphex(qtest_inw(m->qts, APM_CNT_PORT), ==, 0x5566);
+    machine_stop(m);
+}
+
+/*
+ * After the negotiation, a DMA write to requested-features whose source
+ * cannot be read fails in fw_cfg after it has overwritten the file, with
+ * no callback: the file still shows the negotiated set when read.
+ */
+static void test_failed_write_after_lock_restored(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35"));
+    uint16_t key;
+    uint8_t le[8];
+
+    negotiate(m, SMI_F_BROADCAST);
+    key = fw_cfg_file_key(m, "etc/smi/requested-features", NULL);
+    g_assert(key);
+    g_assert_cmphex(fw_cfg_dma_at(m, ((uint32_t)key << 16) |
+                                  FW_CFG_DMA_CTL_SELECT |
+                                  FW_CFG_DMA_CTL_WRITE,
+                                  UNASSIGNED_ADDR, 8), ==,
+                    FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmphex(lpc_prop(m, "x-smi-requested-features"), ==,
+                    SMI_F_BROADCAST);
+    g_assert_cmphex(read_requested_features(m), ==, SMI_F_BROADCAST);
+
+    /* the same by DMA: a partial failed write, then a DMA read */
+    g_assert_cmphex(fw_cfg_dma_at(m, ((uint32_t)key << 16) |
+                                  FW_CFG_DMA_CTL_SELECT |
+                                  FW_CFG_DMA_CTL_WRITE,
+                                  UNASSIGNED_ADDR, 3), ==,
+                    FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmphex(fw_cfg_dma(m, ((uint32_t)key << 16) |
+                               FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ,
+                               le, sizeof(le)), ==, 0);
+    g_assert_cmphex(ldq_le_p(le), ==, SMI_F_BROADCAST);
+    g_assert_cmpuint(features_ok_by_dma(m), ==, 1);
+    g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==,
+                    SMI_F_BROADCAST);
+
+    /* before a negotiation the failed write's bytes are the request */
+    machine_reset(m);
+    g_assert_cmphex(fw_cfg_dma_at(m, ((uint32_t)key << 16) |
+                                  FW_CFG_DMA_CTL_SELECT |
+                                  FW_CFG_DMA_CTL_WRITE,
+                                  UNASSIGNED_ADDR, 8), ==,
+                    FW_CFG_DMA_CTL_ERROR);
+    g_assert_cmpuint(features_ok_by_io(m), ==, 1);
+    g_assert_cmphex(lpc_prop(m, "x-smi-negotiated-features"), ==, 0);
+    machine_stop(m);
+}
+
+/* Migration streams changed on their way: saved to a file, then edited */
+
+static void save_state(Machine *m, const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("exec:cat > '%s'", path);
+
+    migrate_qmp(m->qts, uri, "{}");
+    wait_for_migration_complete(m->qts);
+}
+
+/* The bytes after @marker in the stream, which has it exactly once */
+static uint8_t *stream_find(uint8_t *data, size_t len, const void *marker,
+                            size_t marker_len, size_t field_len)
+{
+    uint8_t *p = memmem(data, len, marker, marker_len);
+    size_t rest;
+
+    g_assert_nonnull(p);
+    rest = len - (p - data) - 1;
+    g_assert_null(memmem(p + 1, rest, marker, marker_len));
+    p += marker_len;
+    g_assert(p + field_len <= data + len);
+    return p;
+}
+
+typedef struct NegotiationStream {
+    const char *name;
+    const char *dst_args;       /* NULL: the source's */
+    uint64_t requested;
+    uint8_t features_ok;
+    uint64_t negotiated;
+    const char *error;          /* NULL: the destination takes it */
+} NegotiationStream;
+
+/*
+ * The ICH9LPC/smi_feat subsection: QEMU_VM_SUBSECTION, the name's length
+ * and the name, its version, then requested-features (8 bytes LE),
+ * features-ok, the negotiated set (be64).
+ */
+static void stream_set_negotiation(const char *path,
+                                   const NegotiationStream *n)
+{
+    static const char marker[] = "\x05\x10" "ICH9LPC/smi_feat";
+    g_autofree char *text = NULL;
+    gsize len;
+    uint8_t *p;
+
+    g_assert(g_file_get_contents(path, &text, &len, NULL));
+    p = stream_find((uint8_t *)text, len, marker, sizeof(marker) - 1,
+                    4 + 8 + 1 + 8);
+    p += 4;
+    stq_le_p(p, n->requested);
+    p[8] = n->features_ok;
+    stq_be_p(p + 9, n->negotiated);
+    g_assert(g_file_set_contents(path, text, len, NULL));
+}
+
+/* Load @path into a new QEMU, which must refuse it, saying @error. */
+static void assert_load_refused(const char *args, const char *path,
+                                const char *error)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *cmd = NULL;
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_autoptr(GString) err = g_string_new(NULL);
+    char buf[512];
+    ssize_t n;
+    GPid pid;
+    int err_fd, status, waited_ms = 0;
+
+    g_assert(qemu);
+    cmd = g_strdup_printf("%s %s -accel qtest -display none -qtest null "
+                          "-incoming 'exec:cat %s'", qemu, args, path);
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
+    g_assert(g_spawn_async_with_pipes(NULL, argv, NULL,
+                                      G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                      &pid, NULL, NULL, &err_fd, &gerr));
+    /* a destination that took the stream would run for ever */
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (waited_ms >= 60 * 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            g_assert_not_reached();
+        }
+        g_usleep(10 * 1000);
+        waited_ms += 10;
+    }
+    while ((n = read(err_fd, buf, sizeof(buf))) > 0) {
+        g_string_append_len(err, buf, n);
+    }
+    close(err_fd);
+    g_spawn_close_pid(pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_FAILURE);
+    if (!strstr(err->str, error)) {
+        g_test_message("destination said: %s", err->str);
+        g_assert_nonnull(strstr(err->str, error));
+    }
+}
+
+#define SRC_ARGS "-machine q35 -nodefaults"
+
+static const NegotiationStream invalid_negotiation_streams[] = {
+    { "features-ok-2", NULL, SMI_F_BROADCAST, 2, SMI_F_BROADCAST,
+      "ICH9 SMI: incoming features-ok 2 is not 0 or 1" },
+    { "negotiated-without-features-ok", NULL, SMI_F_BROADCAST, 0,
+      SMI_F_BROADCAST, "ICH9 SMI: incoming negotiated features 0x1 without "
+      "features-ok" },
+    { "unknown-bit", NULL, SMI_F_ALL | (1ULL << 3), 1,
+      SMI_F_ALL | (1ULL << 3), "unknown feature bits requested" },
+    { "hotplug-without-broadcast", NULL, SMI_F_CPU_HOTPLUG, 1,
+      SMI_F_CPU_HOTPLUG, "requires SMI broadcast" },
+    { "not-offered-here", SRC_ARGS " -global ICH9-LPC.x-smi-cpu-hotunplug=off",
+      SMI_F_ALL, 1, SMI_F_ALL, "ICH9 SMI: incoming negotiated features 0x7 "
+      "invalid here (host offers 0x3): feature not offered by the host "
+      "requested" },
+};
+
+/*
+ * A stream whose negotiation this destination could not have reached is
+ * refused: the destination fails the migration (and the source, which
+ * would keep running, is not involved here).
+ */
+static void test_migration_refuses_invalid_negotiation(void)
+{
+    g_autofree char *tmp = g_dir_make_tmp("ich9-smi-XXXXXX", NULL);
+    g_autofree char *saved = g_strdup_printf("%s/saved", tmp);
+    g_autofree char *text = NULL;
+    Machine *src = machine_start(qtest_init(SRC_ARGS));
+    gsize len;
+    size_t i;
+
+    negotiate(src, SMI_F_ALL);
+    save_state(src, saved);
+    machine_stop(src);
+    g_assert(g_file_get_contents(saved, &text, &len, NULL));
+
+    for (i = 0; i < ARRAY_SIZE(invalid_negotiation_streams); i++) {
+        const NegotiationStream *n = &invalid_negotiation_streams[i];
+        g_autofree char *path = g_strdup_printf("%s/%s", tmp, n->name);
+
+        g_test_message("stream %s", n->name);
+        g_assert(g_file_set_contents(path, text, len, NULL));
+        stream_set_negotiation(path, n);
+        assert_load_refused(n->dst_args ?: SRC_ARGS, path, n->error);
+        unlink(path);
+    }
+    unlink(saved);
+    rmdir(tmp);
+}
+
+/*
+ * What the destination fixes as it loads: requested-features that changed
+ * after the negotiation (upstream 7.2 keeps such a write) shows the
+ * negotiated set again, and SMI_STS bits this model never sets read 0.
+ */
+static void test_migration_normalizes_on_load(void)
+{
+    static const NegotiationStream late_request = {
+        "late-request", NULL, SMI_F_ALL, 1,
+        SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG, NULL
+    };
+    /* SMI_EN (unusual, to find it) then SMI_STS, in ich9_pm */
+    const uint32_t smi_en = 0x5ac38400 | SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN;
+    g_autofree char *tmp = g_dir_make_tmp("ich9-smi-XXXXXX", NULL);
+    g_autofree char *path = g_strdup_printf("%s/state", tmp);
+    g_autofree char *uri = g_strdup_printf("exec:cat '%s'", path);
+    g_autofree char *text = NULL;
+    Machine *src = machine_start(qtest_init(SRC_ARGS));
+    Machine *dst;
+    uint8_t marker[8];
+    uint8_t *p;
+    gsize len;
+
+    negotiate(src, late_request.negotiated);
+    set_smi_en(src, smi_en);
+    qtest_outb(src->qts, APM_CNT_PORT, 0x42);
+    g_assert_cmphex(qtest_inl(src->qts, SMI_STS), ==, SMI_STS_APM_STS);
+    save_state(src, path);
+    machine_stop(src);
+
+    stream_set_negotiation(path, &late_request);
+    g_assert(g_file_get_contents(path, &text, &len, NULL));
+    stl_be_p(marker, smi_en);
+    stl_be_p(marker + 4, SMI_STS_APM_STS);
+    p = stream_find((uint8_t *)text, len, marker, sizeof(marker), 0);
+    stl_be_p(p - 4, UINT32_MAX);
+    g_assert(g_file_set_contents(path, text, len, NULL));
+
+    dst = machine_start(qtest_init(SRC_ARGS " -incoming defer"));
+    qtest_qmp_assert_success(dst->qts, "{ 'execute': 'migrate-incoming', "
+                             "'arguments': { 'uri': %s } }", uri);
+    qtest_qmp_eventwait(dst->qts, "RESUME");
+
+    g_assert_cmphex(read_requested_features(dst), ==,
+                    late_request.negotiated);
+    g_assert_cmphex(lpc_prop(dst, "x-smi-requested-features"), ==,
+                    late_request.negotiated);
+    g_assert_cmphex(lpc_prop(dst, "x-smi-negotiated-features"), ==,
+                    late_request.negotiated);
+    g_assert_cmpuint(features_ok_by_io(dst), ==, 1);
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_EN), ==, smi_en);
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==, SMI_STS_APM_STS);
+    g_assert_cmphex(lpc_prop(dst, "x-smi-sts"), ==, SMI_STS_APM_STS);
+    qtest_outl(dst->qts, SMI_STS, SMI_STS_APM_STS);
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==, 0);
+    machine_stop(dst);
+    unlink(path);
+    rmdir(tmp);
+}
+
+/* CPU hot(un)plug */
+
+/* A CPU slot's place in topology order, which is cpu-index order */
+static uint64_t cpu_slot_order(QDict *props)
+{
+    static const char *const ids[] = {
+        "socket-id", "die-id", "core-id", "thread-id",
+    };
+    uint64_t order = 0;
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(ids); i++) {
+        order = order << 16 | qdict_get_try_int(props, ids[i], 0);
+    }
+    return order;
+}
+
+/* device_add into the first free CPU slot; the QMP response, to unref */
+static QDict *cpu_plug(Machine *m, const char *id)
+{
+    QDict *resp = qtest_qmp(m->qts, "{ 'execute': "
+                            "'query-hotpluggable-cpus' }");
+    QList *slots = qdict_get_qlist(resp, "return");
+    QDict *first = NULL, *args;
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(slots, e) {
+        QDict *slot = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!qdict_haskey(slot, "qom-path") &&
+            (!first || cpu_slot_order(qdict_get_qdict(slot, "props")) <
+                       cpu_slot_order(qdict_get_qdict(first, "props")))) {
+            first = slot;
+        }
+    }
+    g_assert(first);
+    args = qdict_clone_shallow(qdict_get_qdict(first, "props"));
+    qdict_put_str(args, "driver", qdict_get_str(first, "type"));
+    qdict_put_str(args, "id", id);
+    qobject_unref(resp);
+    return qtest_qmp(m->qts, "{ 'execute': 'device_add', 'arguments': %p }",
+                     args);
+}
+
+static QDict *cpu_unplug(Machine *m, const char *id)
+{
+    return qtest_qmp(m->qts, "{ 'execute': 'device_del', 'arguments': "
+                     "{ 'id': %s } }", id);
+}
+
+static void assert_qmp_error(QDict *resp, const char *text)
+{
+    QDict *error = qdict_get_qdict(resp, "error");
+
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(qdict_get_str(error, "desc"), text));
+    qobject_unref(resp);
+}
+
+static void assert_qmp_success(QDict *resp)
+{
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+}
+
+/* The ACPI CPU hotplug block in modern mode, as the firmware's AML sets */
+static void cpuhp_modern(Machine *m)
+{
+    qtest_outb(m->qts, CPUHP_IO, 0);
+}
+
+/* What the firmware does for an unplug request: eject the CPU */
+static void cpuhp_eject(Machine *m, uint32_t slot)
+{
+    qtest_outl(m->qts, CPUHP_SELECTOR, slot);
+    qtest_outb(m->qts, CPUHP_FLAGS, CPUHP_FLAG_EJECT);
+}
+
+/*
+ * Firmware that negotiated broadcast without the hotplug features does not
+ * get CPUs added or removed behind its back; QMP says which feature.
+ * Firmware that negotiated nothing is not SMM-aware: no refusal.
+ */
+static void test_cpu_hotplug_refused_without_feature(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 1,maxcpus=3"));
+
+    cpuhp_modern(m);
+    assert_qmp_success(cpu_plug(m, "cpu1"));
+
+    negotiate(m, SMI_F_BROADCAST);
+    assert_qmp_error(cpu_plug(m, "cpu2"), "CPU hot-plug refused: the "
+                     "firmware negotiated SMI broadcast without the "
+                     "'cpu-hotplug' SMI feature (bit 1 of "
+                     "etc/smi/requested-features)");
+    assert_qmp_error(cpu_unplug(m, "cpu1"), "CPU hot-unplug refused: the "
+                     "firmware negotiated SMI broadcast without the "
+                     "'cpu-hotunplug' SMI feature (bit 2 of "
+                     "etc/smi/requested-features)");
+    machine_read_cpu_paths(m);
+    g_assert_cmpint(m->ncpus, ==, 2);
+
+    machine_reset(m);
+    cpuhp_modern(m);
+    negotiate(m, SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
+    assert_qmp_success(cpu_plug(m, "cpu2"));
+    assert_qmp_error(cpu_unplug(m, "cpu2"), "'cpu-hotunplug' SMI feature");
+    machine_read_cpu_paths(m);
+    g_assert_cmpint(m->ncpus, ==, 3);
+    machine_stop(m);
+}
+
+/*
+ * SMIs and the accounting while a CPU goes: until the firmware ejects it
+ * the CPU gets every broadcast, afterwards it is gone from the list, and a
+ * CPU plugged into the slot again counts from 0.
+ */
+static void test_smi_during_cpu_unplug(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 1,maxcpus=2"));
+    g_autofree char *out = NULL;
+    g_autofree uint64_t *before = NULL;
+    QDict *resp;
+
+    cpuhp_modern(m);
+    negotiate(m, SMI_F_ALL);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    assert_qmp_success(cpu_plug(m, "cpu1"));
+    machine_read_cpu_paths(m);
+    g_assert_cmpint(m->ncpus, ==, 2);
+
+    /* unplug requested, twice: the CPU stays until the firmware acts */
+    assert_qmp_success(cpu_unplug(m, "cpu1"));
+    assert_qmp_success(cpu_unplug(m, "cpu1"));
+    qtest_outb(m->qts, APM_CNT_PORT, 0x04);
+    g_assert_cmpuint(smi_count(m, 0, "x-smi-injected"), ==, 1);
+    g_assert_cmpuint(smi_count(m, 1, "x-smi-injected"), ==, 1);
+
+    cpuhp_eject(m, 1);
+    qtest_qmp_eventwait(m->qts, "DEVICE_DELETED");
+    machine_read_cpu_paths(m);
+    g_assert_cmpint(m->ncpus, ==, 1);
+    before = smi_snapshot(m);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x04);
+    g_assert_cmpuint(smi_count(m, 0, "x-smi-injected"), ==, before[0] + 1);
+    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    g_assert_cmpint(qlist_size(qdict_get_qlist(qdict_get_qdict(resp,
+                                                              "return"),
+                                               "cpus")), ==, 1);
+    qobject_unref(resp);
+    out = qtest_hmp(m->qts, "info smi");
+    g_assert_true(g_regex_match_simple("^ +0 +2 +2 ", out,
+                                       G_REGEX_MULTILINE, 0));
+    g_assert_false(g_regex_match_simple("^ +1 ", out, G_REGEX_MULTILINE, 0));
+
+    assert_qmp_success(cpu_plug(m, "cpu1"));
+    machine_read_cpu_paths(m);
+    g_assert_cmpint(m->ncpus, ==, 2);
+    g_assert_cmpuint(smi_count(m, 1, "x-smi-injected"), ==, 0);
+    machine_stop(m);
+}
+
+/* Machines without the ICH9 SMI block, or without any vCPU */
+static void test_query_smi_without_ich9(void)
+{
+    static const struct {
+        const char *args;
+        int ncpus;
+    } cases[] = {
+        { "-machine none", 0 },
+        { "-machine pc -smp 2", 2 },
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        QTestState *qts = qtest_init(cases[i].args);
+        QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-smi' }");
+        QDict *ret = qdict_get_qdict(resp, "return");
+        g_autofree char *out = NULL;
+
+        g_assert_nonnull(ret);
+        g_assert_false(qdict_haskey(ret, "chipset"));
+        g_assert_cmpint(qlist_size(qdict_get_qlist(ret, "cpus")), ==,
+                        cases[i].ncpus);
+        qobject_unref(resp);
+        out = qtest_hmp(qts, "info smi");
+        g_assert_nonnull(strstr(out, "no ICH9 SMI block on this machine"));
+        g_assert_nonnull(strstr(out, "smm-entries"));
+        qtest_quit(qts);
+    }
+}
+
+/* Every SMI property is read-only: qom-set fails and changes nothing */
+static void test_smi_properties_read_only(void)
+{
+    static const char *const lpc_props[] = {
+        "x-smi-host-features", "x-smi-requested-features",
+        "x-smi-features-ok", "x-smi-negotiated-features", "x-smi-en",
+        "x-smi-sts",
+    };
+    static const char *const cpu_props[] = {
+        "x-smi-injected", "x-smi-injected-apm-broadcast",
+        "x-smi-injected-apm-unicast", "x-smi-injected-apic",
+        "x-smi-injected-other", "x-smm-entries",
+    };
+    Machine *m = machine_start(qtest_init("-machine q35"));
+    size_t i;
+
+    negotiate(m, SMI_F_BROADCAST);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x42);
+    for (i = 0; i < ARRAY_SIZE(lpc_props) + ARRAY_SIZE(cpu_props); i++) {
+        bool lpc = i < ARRAY_SIZE(lpc_props);
+        const char *path = lpc ? "/machine/acpi-device" : m->cpu_paths[0];
+        const char *prop = lpc ? lpc_props[i]
+                               : cpu_props[i - ARRAY_SIZE(lpc_props)];
+        uint64_t val = qom_get_uint(m->qts, path, prop);
+
+        assert_qmp_error(qtest_qmp(m->qts, "{ 'execute': 'qom-set', "
+                                   "'arguments': { 'path': %s, "
+                                   "'property': %s, 'value': 0 } }",
+                                   path, prop), "is not writable");
+        assert_qmp_error(qtest_qmp(m->qts, "{ 'execute': 'qom-set', "
+                                   "'arguments': { 'path': %s, "
+                                   "'property': %s, 'value': 'x' } }",
+                                   path, prop), "is not writable");
+        g_assert_cmphex(qom_get_uint(m->qts, path, prop), ==, val);
+    }
+    machine_stop(m);
+}
+
 int main(int argc, char **argv)
 {
     static const int broadcast_cpus[] = { 1, 2, 4, Q35_MAX_XAPIC_CPUS };
@@ -803,6 +1339,8 @@ int main(int argc, char **argv)
 
     qtest_add_func("/ich9-smi/apm-sts/scratch-byte",
                    test_apm_sts_scratch_byte);
+    qtest_add_func("/ich9-smi/apm/wide-write-one-smi",
+                   test_apm_wide_write_one_smi);
     qtest_add_func("/ich9-smi/delivery/apmc-en-clear-no-smi",
                    test_apmc_en_clear_no_smi);
     qtest_add_func("/ich9-smi/delivery/gbl-smi-en-clear-no-smi",
@@ -841,13 +1379,27 @@ int main(int argc, char **argv)
                    test_fw_cfg_bad_writes);
     qtest_add_func("/ich9-smi/negotiation/rejection-logged-rate-limited",
                    test_rejection_logged_rate_limited);
+    qtest_add_func("/ich9-smi/negotiation/failed-write-after-lock-restored",
+                   test_failed_write_after_lock_restored);
     qtest_add_func("/ich9-smi/host/hotunplug-without-hotplug-refused",
                    test_hotunplug_without_hotplug_refused);
     qtest_add_func("/ich9-smi/accounting/query-smi", test_query_smi);
     qtest_add_func("/ich9-smi/accounting/hmp-info-smi", test_hmp_info_smi);
     qtest_add_func("/ich9-smi/accounting/counters-survive-reset",
                    test_counters_survive_reset);
+    qtest_add_func("/ich9-smi/accounting/query-smi-without-ich9",
+                   test_query_smi_without_ich9);
+    qtest_add_func("/ich9-smi/accounting/properties-read-only",
+                   test_smi_properties_read_only);
     qtest_add_func("/ich9-smi/migration/keeps-smi-state",
                    test_migration_keeps_smi_state);
+    qtest_add_func("/ich9-smi/migration/refuses-invalid-negotiation",
+                   test_migration_refuses_invalid_negotiation);
+    qtest_add_func("/ich9-smi/migration/normalizes-on-load",
+                   test_migration_normalizes_on_load);
+    qtest_add_func("/ich9-smi/hotplug/refused-without-feature",
+                   test_cpu_hotplug_refused_without_feature);
+    qtest_add_func("/ich9-smi/hotplug/smi-during-cpu-unplug",
+                   test_smi_during_cpu_unplug);
     return g_test_run();
 }
