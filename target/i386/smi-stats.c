@@ -39,6 +39,16 @@ void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source)
 {
     CPUState *cs = CPU(cpu);
 
+    /*
+     * A vCPU being unplugged takes no more interrupts: cpu_remove_sync()
+     * sets ->unplug and then drops the BQL while it joins the vCPU thread,
+     * so an SMI broadcast by another vCPU can still find it on the CPU
+     * list, and must not kick a thread that is being joined.  Every caller
+     * holds the BQL, under which ->unplug is set.
+     */
+    if (cs->unplug) {
+        return;
+    }
     stat64_add(&cpu->smi_stats.injected[source], 1);
     trace_x86_cpu_smi_raise(cs->cpu_index, smi_source_name[source]);
     cpu_interrupt(cs, CPU_INTERRUPT_SMI);

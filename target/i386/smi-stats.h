@@ -31,7 +31,10 @@ typedef struct X86SMIStats {
     Stat64 smm_entries;
 } X86SMIStats;
 
-/* Count and raise an SMI for @cpu; the only way SMIs are raised. */
+/*
+ * Count and raise an SMI for @cpu; the only way SMIs are raised.  Call
+ * with the BQL held.  Nothing happens for a vCPU being unplugged.
+ */
 void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source);
 
 /* Called by the accelerator each time @cpu enters / leaves SMM. */
