@@ -320,6 +320,94 @@ static void test_smbase_state_survives_migration(const void *opaque)
     rmdir(tmp);
 }
 
+/*
+ * 16- and 32-bit config writes that cover 0x9c follow the same protocol
+ * with the byte that lands on 0x9c, and leave SMRAM/ESMRAMC alone.
+ */
+static void test_smbase_register_wide_writes(void)
+{
+    Host *h = host_start(qtest_init("-machine q35"));
+    uint32_t dword = qpci_config_readl(h->mch, SMBASE_REG);
+
+    fill(h, SMBASE_ADDR, SMBASE_SIZE, 0x24);
+    /* the byte on 0x9c is not a query: nothing happens */
+    qpci_config_writel(h->mch, SMBASE_REG, dword | 0x01);
+    g_assert_cmphex(reg_read(h, SMBASE_REG), ==, 0);
+    /* a dword with the query in its low byte, then a word ending on it */
+    qpci_config_writel(h->mch, SMBASE_REG,
+                       dword | MCH_HOST_BRIDGE_F_SMBASE_QUERY);
+    g_assert_cmphex(qpci_config_readl(h->mch, SMBASE_REG), ==,
+                    dword | MCH_HOST_BRIDGE_F_SMBASE_IN_RAM);
+    assert_pattern(h, SMBASE_ADDR, SMBASE_SIZE, 0x24);
+    qpci_config_writew(h->mch, SMBASE_REG - 1,
+                       MCH_HOST_BRIDGE_F_SMBASE_LCK << 8 |
+                       reg_read(h, SMBASE_REG - 1));
+    g_assert_cmphex(qpci_config_readl(h->mch, SMBASE_REG), ==,
+                    dword | MCH_HOST_BRIDGE_F_SMBASE_LCK);
+    assert_blackholed(h, SMBASE_ADDR, SMBASE_SIZE, 0x25);
+    /* locked against wide writes too */
+    qpci_config_writel(h->mch, SMBASE_REG, dword);
+    g_assert_cmphex(reg_read(h, SMBASE_REG), ==, MCH_HOST_BRIDGE_F_SMBASE_LCK);
+    host_reset(h);
+    assert_pattern(h, SMBASE_ADDR, SMBASE_SIZE, 0x24);
+    host_stop(h);
+}
+
+typedef struct SMBaseStreamCase {
+    const char *name;
+    uint8_t incoming;   /* in the stream */
+    uint8_t state;      /* what the destination makes of it */
+} SMBaseStreamCase;
+
+static const SMBaseStreamCase smbase_stream_cases[] = {
+    { "lock-bit-locks", 0x03, MCH_HOST_BRIDGE_F_SMBASE_LCK },
+    { "all-ones-locks", 0xff, MCH_HOST_BRIDGE_F_SMBASE_LCK },
+    { "no-lock-bit-resets", 0xfd, 0 },
+};
+
+/*
+ * A value of 0x9c that the protocol cannot reach, from a stream made
+ * elsewhere (here a source where 0x9c is a plain byte): the destination
+ * takes the closest state, never a window half open.
+ */
+static void test_smbase_undefined_value_in_stream(const void *opaque)
+{
+    const SMBaseStreamCase *c = opaque;
+    g_autofree char *tmp = g_dir_make_tmp("q35-smram-XXXXXX", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/migsock", tmp);
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    Host *src = host_start(qtest_init("-machine q35 "
+                                      "-global mch.smbase-smram=off"));
+    Host *dst = host_start(qtest_initf("-machine q35 -incoming %s", uri));
+
+    fill(src, SMBASE_ADDR, SMBASE_SIZE, 0x61);
+    reg_write(src, SMBASE_REG, c->incoming);
+    g_assert_cmphex(reg_read(src, SMBASE_REG), ==, c->incoming);
+    migrate(src, dst, uri);
+
+    g_assert_cmphex(reg_read(dst, SMBASE_REG), ==, c->state);
+    if (c->state == MCH_HOST_BRIDGE_F_SMBASE_LCK) {
+        assert_blackholed(dst, SMBASE_ADDR, SMBASE_SIZE, 0x62);
+        reg_write(dst, SMBASE_REG, 0);
+        g_assert_cmphex(reg_read(dst, SMBASE_REG), ==, c->state);
+        host_reset(dst);
+    } else {
+        /* the reset state: RAM, and the protocol works from there */
+        assert_pattern(dst, SMBASE_ADDR, SMBASE_SIZE, 0x61);
+        reg_write(dst, SMBASE_REG, MCH_HOST_BRIDGE_F_SMBASE_LCK);
+        g_assert_cmphex(reg_read(dst, SMBASE_REG), ==, 0);
+        smbase_lock(dst);
+        assert_blackholed(dst, SMBASE_ADDR, SMBASE_SIZE, 0x62);
+        host_reset(dst);
+    }
+    assert_pattern(dst, SMBASE_ADDR, SMBASE_SIZE, 0x61);
+
+    host_stop(src);
+    host_stop(dst);
+    unlink(sock);
+    rmdir(tmp);
+}
+
 static void smram_write(Host *h, uint8_t set, uint8_t clear)
 {
     uint8_t v = reg_read(h, MCH_HOST_BRIDGE_SMRAM);
@@ -398,6 +486,8 @@ static void test_tseg_isolation(void)
 
 int main(int argc, char **argv)
 {
+    size_t i;
+
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/q35-smram/smbase/register/before-query",
@@ -406,6 +496,8 @@ int main(int argc, char **argv)
                    test_smbase_register_after_query);
     qtest_add_func("/q35-smram/smbase/register/after-lock",
                    test_smbase_register_after_lock);
+    qtest_add_func("/q35-smram/smbase/register/wide-writes",
+                   test_smbase_register_wide_writes);
     qtest_add_func("/q35-smram/smbase/isolation-and-reset",
                    test_smbase_isolation_and_reset);
     qtest_add_func("/q35-smram/smbase/compat/pc-q35-4.2-plain-byte",
@@ -418,6 +510,14 @@ int main(int argc, char **argv)
     qtest_add_data_func("/q35-smram/smbase/migration/query-survives",
                         GINT_TO_POINTER(false),
                         test_smbase_state_survives_migration);
+    for (i = 0; i < ARRAY_SIZE(smbase_stream_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/q35-smram/smbase/migration/undefined-value/%s",
+                            smbase_stream_cases[i].name);
+
+        qtest_add_data_func(path, &smbase_stream_cases[i],
+                            test_smbase_undefined_value_in_stream);
+    }
     qtest_add_func("/q35-smram/legacy/isolation", test_legacy_smram_isolation);
     qtest_add_func("/q35-smram/tseg/isolation", test_tseg_isolation);
     return g_test_run();
