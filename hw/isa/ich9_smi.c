@@ -237,7 +237,7 @@ static const char *ich9_smi_negotiation_error(uint64_t host,
         return "unknown feature bits requested";
     }
     if (requested & ~host) {
-        return "feature not offered by the host requested";
+        return "a requested feature is not offered by the host";
     }
     if ((hotplug || hotunplug) && !broadcast) {
         return "CPU hot(un)plug with SMI requires SMI broadcast";
@@ -488,8 +488,9 @@ static int ich9_smi_negotiation_pre_save(void *opaque)
 
 /*
  * The stream comes from elsewhere: take only a state this host could have
- * reached, else fail the migration (the source keeps running).  Upstream
- * 7.2 lets requested-features change after the negotiation; restore it.
+ * reached, else fail the migration (the source learns it over the return
+ * path, when there is one, and keeps running).  Upstream 7.2 lets
+ * requested-features change after the negotiation; restore it.
  */
 static int ich9_smi_negotiation_post_load(void *opaque, int version_id)
 {
@@ -515,6 +516,8 @@ static int ich9_smi_negotiation_post_load(void *opaque, int version_id)
         error_report("ICH9 SMI: incoming negotiated features 0x%" PRIx64
                      " invalid here (host offers 0x%" PRIx64 "): %s",
                      s->negotiated_features, s->host_features, error);
+        error_printf("Start the destination with the source's machine type "
+                     "and ICH9-LPC x-smi-* properties.\n");
         return -EINVAL;
     }
     ich9_smi_restore_requested(s);

@@ -15,7 +15,8 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, '..', '..', 'fork')]
 import qmp  # noqa: E402
 import tap  # noqa: E402
 from migration_peer import (SMBASE_LOCKED, UPSTREAM, machine_args,  # noqa: E402
@@ -140,6 +141,48 @@ def test_upstream_to_upstream_loses_smbase_lock(diag):
     assert after[1]['smram'] == before[1]['smram'], after
 
 
+def refused_by_fork_destination(src_qemu):
+    """
+    A destination started with fewer SMI features than the firmware
+    negotiated on the source (here: no CPU hot-unplug) refuses the stream,
+    saying why; the migration fails and the source runs on to the UEFI
+    shell.
+    """
+    def test(diag):
+        require_upstream()
+        src = qmp.VM(machine_args('pc-q35-7.2'), qemu=src_qemu, name='src')
+        dst = qmp.VM(machine_args('pc-q35-7.2') +
+                     ['-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off',
+                      '-incoming', 'defer'], name='dst')
+        diag.cleanup += [src.shutdown, dst.shutdown]
+        diag.append(lambda: 'destination log:\n' + dst.qemu_log())
+        src.launch()
+        src.wait_for('the firmware to negotiate SMI features',
+                     lambda: src.qom_get(qmp.LPC_PATH,
+                                         'x-smi-negotiated-features'), 180)
+        dst.launch()
+        # the return path tells the source that the destination failed,
+        # and the source resumes; without it the source pauses
+        # ('postmigrate') and waits for 'cont'
+        for vm in (src, dst):
+            vm.cmd('migrate-set-capabilities', capabilities=[
+                {'capability': 'return-path', 'state': True}])
+        try:
+            migrate(src, dst)
+        except qmp.QMPError as e:
+            assert 'migration failed' in str(e), e
+        else:
+            raise AssertionError('the destination accepted the stream')
+        dst.wait_for('the destination to exit',
+                     lambda: dst.proc.poll() is not None, 30)
+        assert 'invalid here (host offers 0x3): a requested feature is ' \
+               'not offered by the host' in dst.qemu_log(), dst.qemu_log()
+        assert src.cmd('query-status')['status'] == 'running'
+        src.wait_for('the UEFI shell on the source',
+                     lambda: 'Shell>' in src.console(), 240)
+    return test
+
+
 if __name__ == '__main__':
     tap.run([
         ('migration/ovmf/pc-q35-7.2/fork-to-upstream', test_fork_to_upstream),
@@ -150,6 +193,10 @@ if __name__ == '__main__':
          test_smram_locks_kept_upstream_to_fork),
         ('migration/ovmf-shell/upstream-to-upstream-loses-smbase-lock',
          test_upstream_to_upstream_loses_smbase_lock),
+        ('migration/ovmf/fewer-features-refused/fork-to-fork',
+         refused_by_fork_destination(qmp.QEMU)),
+        ('migration/ovmf/fewer-features-refused/upstream-to-fork',
+         refused_by_fork_destination(UPSTREAM)),
     ] + [
         ('migration/ovmf-shell/%s/%s' % (machine, name),
          compat_machine_test(machine, features, src, dst))

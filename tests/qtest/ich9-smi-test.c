@@ -1002,8 +1002,8 @@ static const NegotiationStream invalid_negotiation_streams[] = {
       SMI_F_CPU_HOTPLUG, "requires SMI broadcast" },
     { "not-offered-here", SRC_ARGS " -global ICH9-LPC.x-smi-cpu-hotunplug=off",
       SMI_F_ALL, 1, SMI_F_ALL, "ICH9 SMI: incoming negotiated features 0x7 "
-      "invalid here (host offers 0x3): feature not offered by the host "
-      "requested" },
+      "invalid here (host offers 0x3): a requested feature is not offered "
+      "by the host" },
 };
 
 /*
