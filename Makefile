@@ -19,7 +19,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz configure \
+.PHONY: all build run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
         series series-build-check devtree export-patches devtree-discard \
         clean distclean help
 
@@ -30,7 +30,7 @@ help:
 	@echo "Developer targets: build, series, devtree, export-patches,"
 	@echo "  devtree-discard, clean, distclean (see README.rst)"
 
-deps-build deps-run deps-check deps-fuzz: deps-%:
+deps-build deps-run deps-check deps-fuzz deps-bench: deps-%:
 	@$(TOP)/fork/install-deps $*
 
 configure:
@@ -51,6 +51,11 @@ check: deps-check build
 BENCH_ARGS ?=
 bench-hotplug: deps-run build
 	@$(TOP)/fork/bench-hotplug $(BENCH_ARGS)
+
+# SMI cost against the unpatched base and Debian's 7.2 (README.rst), e.g.
+# BENCH_ARGS="--runs 5 --only smi,inject"
+bench: deps-bench build
+	@$(TOP)/fork/bench-smi $(BENCH_ARGS)
 
 # The firmware matrix (SeaBIOS, OVMF x64/ia32 x 1/2/4 vCPUs), e.g.
 # MATRIX_ARGS="--vcpus 1,2,4,8 --firmware ovmf-x64"

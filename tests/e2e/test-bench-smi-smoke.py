@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The benchmark ('make bench', fork/bench-smi) keeps working: its --smoke
+# run (1 run, 2 vCPUs, the fork and Debian's 7.2) measures every section,
+# prints the table with the ratios and writes results.json and
+# results.csv with sane numbers.  Not a timed test: no figure is judged.
+# check-timeout: 400
+
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+
+BENCH = os.path.join(qmp.TOP, 'fork', 'bench-smi')
+
+
+def test_smoke(diag):
+    if not os.path.exists(qmp.OVMF_CODE):
+        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
+    out = tempfile.mkdtemp(prefix='fork-bench-')
+    diag.cleanup.append(lambda: shutil.rmtree(out, ignore_errors=True))
+    proc = subprocess.run([BENCH, '--smoke', '--out', out],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=360)
+    diag.append('bench-smi output:\n' + proc.stdout)
+    assert proc.returncode == 0, 'bench-smi exited with %d' % proc.returncode
+    text = proc.stdout
+    assert 'fork median [min-max]' in text and 'fork/debian' in text
+    assert 'total time:' in text
+
+    with open(os.path.join(out, 'results.json')) as f:
+        results = json.load(f)
+    rows = {(r['name'], r['unit']): r for r in results['rows']}
+    sections = {r['section'] for r in results['rows']}
+    assert sections == {'smi', 'boot', 'shell', 'hotplug', 'inject'}, \
+        sections
+    for r in results['rows']:
+        for b, xs in r['samples'].items():
+            assert b in ('fork', 'debian') and len(xs) == 1, r
+            assert all(math.isfinite(x) for x in xs), r
+            if r['section'] in ('boot', 'shell', 'hotplug'):
+                assert 0 < xs[0] < 300, r
+        # every row is in the printed table
+        assert r['name'] in text, r['name']
+    # efivarfs reads reached SMM: OVMF raises SMIs for each one
+    spr = rows[('smi read 2 vCPUs BSP broadcast', 'SMI/read')]
+    assert spr['samples']['fork'][0] >= 1, spr
+    assert ('smi read 2 vCPUs BSP broadcast', 'us/SMI') in rows
+    assert rows[('smi read 2 vCPUs BSP broadcast', 'us/read')][
+        'ratio']['debian'] is not None
+
+    with open(os.path.join(out, 'results.csv')) as f:
+        lines = list(csv.DictReader(f))
+    assert len(lines) == sum(len(xs) for r in results['rows']
+                             for xs in r['samples'].values())
+    if shutil.which('gnuplot'):
+        assert os.path.getsize(os.path.join(out, 'smi-cost.png')) > 0
+
+
+if __name__ == '__main__':
+    tap.run([('bench/smi-smoke', test_smoke)])
