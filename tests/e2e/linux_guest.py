@@ -29,10 +29,10 @@ def build():
 class LinuxGuest(qmp.VM):
     def __init__(self, smp=2, maxcpus=None, extra_args=(), qemu=qmp.QEMU,
                  machine='q35,smm=on', memory=512, name='linux',
-                 firmware='ovmf', qtest=False):
+                 firmware='ovmf', qtest=False, accel='tcg'):
         kernel, initrd = build()
         topo = str(smp) + (',maxcpus=%d' % maxcpus if maxcpus else '')
-        args = ['-machine', machine, '-accel', 'tcg', '-smp', topo,
+        args = ['-machine', machine, '-accel', accel, '-smp', topo,
                 '-m', str(memory), '-kernel', kernel, '-initrd', initrd,
                 '-append', 'console=ttyS0 panic=-1 loglevel=4']
         super().__init__(args + list(extra_args), qemu=qemu, name=name,
@@ -92,11 +92,11 @@ CPU_TYPE = 'qemu64-x86_64-cpu'
 ONLINE_TIMEOUT = 60
 
 
-def boot(diag, *extra, smp=2, maxcpus=4):
+def boot(diag, *extra, smp=2, maxcpus=4, accel='tcg'):
     """Boot the guest for a tap test; diagnostics and cleanup in diag."""
     if not os.path.exists(qmp.OVMF_CODE):
         raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
-    g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra)
+    g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra, accel=accel)
     diag.cleanup.append(g.shutdown)
     diag.append(lambda: 'guest console tail:\n' + g.console_tail())
     diag.append(lambda: 'SMI table:\n' + g.smi_table())

@@ -19,6 +19,9 @@ import tap  # noqa: E402
 from linux_guest import (CPU_TYPE, assert_guest_alive, boot,  # noqa: E402
                          cpu_add, cpu_del, free_slot, smi_by_index)
 
+# ICH9's ACPI CPU hotplug block (docs/specs/acpi_cpu_hotplug.rst)
+CPUHP_BASE = 0xcd8
+
 def test_hotplug_two_then_unplug_one(diag):
     g = boot(diag)
     chip = g.cmd('query-smi')['chipset']
@@ -74,6 +77,35 @@ def test_unplug_refused_without_hotunplug_feature(diag):
     assert_guest_alive(g, '0-2')
 
 
+def test_plug_unplug_single_threaded_tcg(diag):
+    """
+    With one TCG thread for all vCPUs, the guest's eject runs on the
+    thread of the vCPU being removed (upstream 7.2 aborts: the thread
+    joins itself).
+    """
+    g = boot(diag, accel='tcg,thread=single')
+    for n in range(2):
+        index = cpu_add(g, 'rr-%d' % n)
+        assert index == 2, index
+        cpu_del(g, 'rr-%d' % n, index)
+        assert_guest_alive(g, '0-1')
+
+
+def test_cpu_cannot_eject_itself(diag):
+    """
+    CPU 1 selects itself in the ACPI CPU hotplug block and writes the
+    eject bit: refused (upstream 7.2 aborts: the vCPU thread joins
+    itself), both CPUs stay, the guest runs on.
+    """
+    g = boot(diag, '-d', 'guest_errors')
+    # modern mode, select CPU 1, eject -- all from CPU 1
+    g.run("taskset -c 1 sh -c 'outb 0x%x 0 && outb 0x%x 1 && "
+          "outb 0x%x 8'" % (CPUHP_BASE, CPUHP_BASE, CPUHP_BASE + 4))
+    assert 'CPU 0x1 cannot eject itself; ignored' in g.qemu_log()
+    assert len(g.cmd('query-cpus-fast')) == 2
+    assert_guest_alive(g, '0-1')
+
+
 if __name__ == '__main__':
     tap.run([
         ('cpu-hotplug/ovmf-linux/hotplug-two-then-unplug-one',
@@ -82,4 +114,8 @@ if __name__ == '__main__':
          test_plug_refused_without_hotplug_feature),
         ('cpu-hotplug/ovmf-linux/unplug-refused-without-hotunplug-feature',
          test_unplug_refused_without_hotunplug_feature),
+        ('cpu-hotplug/ovmf-linux/single-threaded-tcg-plug-unplug',
+         test_plug_unplug_single_threaded_tcg),
+        ('cpu-hotplug/ovmf-linux/cpu-cannot-eject-itself',
+         test_cpu_cannot_eject_itself),
     ])
