@@ -7,12 +7,15 @@
  */
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/io.h>
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
+    unsigned int port, value;
+
+    /* a guest program, not QEMU: no qemu_strtoul here */
+    if (argc != 3 || sscanf(argv[1], "%i", &port) != 1 ||
+        sscanf(argv[2], "%i", &value) != 1 || port > 0xffff || value > 0xff) {
         fprintf(stderr, "usage: outb PORT VALUE\n");
         return 2;
     }
@@ -20,6 +23,6 @@ int main(int argc, char **argv)
         perror("outb: iopl");
         return 1;
     }
-    outb(strtoul(argv[2], NULL, 0), strtoul(argv[1], NULL, 0));
+    outb(value, port);
     return 0;
 }
