@@ -31,11 +31,7 @@ VCPUS = (1, 2, 4)
 FAST_VCPUS = (1, 2)
 CHECKS = ('boot', 'variables', 's3')
 
-# A GUID of our own for the variables the checks write.
-VAR_GUID = '3b4a6c2e-8d1f-4e5a-9c7b-1f2e3d4c5b6a'
-EFIVARS = '/sys/firmware/efi/efivars'
-# EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
-VAR_ATTRS = 0x7
+VAR_GUID = linux_guest.VAR_GUID
 
 SHELL_TIMEOUT = 300
 # Debian's OVMF32 is an IA32 build: give it a CPU model without long mode.
@@ -86,34 +82,16 @@ def ovmf_linux(diag, vcpus):
     return g
 
 
-def efivar(name):
-    return '%s/%s-%s' % (EFIVARS, name, VAR_GUID)
-
-
-def read_efivar(g, name='ForkMatrix'):
-    """The variable's data as Linux reads it, through OVMF's SMM."""
-    out = g.run('od -An -tx1 -v %s' % efivar(name))
-    data = bytes.fromhex(''.join(out.split()))
-    assert data[:4] == VAR_ATTRS.to_bytes(4, 'little'), data
-    return data[4:].decode()
-
-
 def ovmf_x64_boot(diag, vcpus):
     ovmf_linux(diag, vcpus)
-
-
-def write_efivar(g, value, name='ForkMatrix'):
-    """Create a variable (efivarfs makes existing ones immutable)."""
-    g.run("printf '\\%03o\\000\\000\\000%s' > %s" % (VAR_ATTRS, value,
-                                                       efivar(name)))
 
 
 def ovmf_x64_variables(diag, vcpus):
     g = ovmf_linux(diag, vcpus)
     nonce = 'fork-%s' % secrets.token_hex(4)
     before = sum(per_cpu_smm_entries(g))
-    write_efivar(g, nonce)
-    assert read_efivar(g) == nonce
+    g.write_efivar(nonce)
+    assert g.read_efivar() == nonce
     # SetVariable runs in SMM on this build: the write entered it
     assert sum(per_cpu_smm_entries(g)) > before, g.smi_table()
 
@@ -121,12 +99,12 @@ def ovmf_x64_variables(diag, vcpus):
     g.type('reboot -f\n')
     g.wait_console(r'GUEST-READY cpus=%d' % vcpus, linux_guest.BOOT_TIMEOUT,
                    start)
-    assert read_efivar(g) == nonce
+    assert g.read_efivar() == nonce
 
 
 def ovmf_x64_s3(diag, vcpus):
     g = ovmf_linux(diag, vcpus)
-    write_efivar(g, 'before-s3')
+    g.write_efivar('before-s3')
     start = len(g.console())
     g.type('echo mem > /sys/power/state; echo GUEST-RESUMED $?\n')
     g.wait_for('the guest to suspend',
@@ -144,9 +122,9 @@ def ovmf_x64_s3(diag, vcpus):
     assert g.run('cat /sys/devices/system/cpu/online').strip() == \
         ('0' if vcpus == 1 else '0-%d' % (vcpus - 1))
     # variable services, in SMM, still work after resume
-    assert read_efivar(g) == 'before-s3'
-    write_efivar(g, 'after-s3', 'ForkMatrixResumed')
-    assert read_efivar(g, 'ForkMatrixResumed') == 'after-s3'
+    assert g.read_efivar() == 'before-s3'
+    g.write_efivar('after-s3', 'ForkMatrixResumed')
+    assert g.read_efivar('ForkMatrixResumed') == 'after-s3'
 
 
 # OVMF ia32: a shell script on a FAT disk does what Linux does on x64
@@ -249,27 +227,14 @@ def tap_tests(vcpus):
 
 def run_cell(func, vcpus):
     """Run one cell outside TAP: ('pass'|'FAIL'|'skip', seconds, why)."""
-    diag = tap.Context()
     start = time.monotonic()
-    try:
-        func(diag, vcpus)
-        status, why = 'pass', ''
-    except tap.Skip as e:
-        status, why = 'skip', str(e)
-    except Exception as e:   # noqa: B902 -- every failure goes in the table
-        status, why = 'FAIL', '%s: %s' % (type(e).__name__, e)
-        for d in diag:
-            try:
-                why += '\n' + (d() if callable(d) else str(d))
-            except Exception:   # noqa: B902
-                pass
-    finally:
-        for fn in reversed(diag.cleanup):
-            try:
-                fn()
-            except Exception:   # noqa: B902
-                pass
-    return status, time.monotonic() - start, why
+    outcome, lines = tap.call(lambda diag: func(diag, vcpus))
+    status = {'ok': 'pass', 'fail': 'FAIL', 'skip': 'skip'}[outcome]
+    # a failure's last traceback line says what failed: put it first
+    if outcome == 'fail':
+        tb = [ln for ln in lines if not ln.startswith('| ')]
+        lines = tb[-1:] + [ln for ln in lines if ln.startswith('| ')]
+    return status, time.monotonic() - start, '\n'.join(lines)
 
 
 def table(results, rst=False):

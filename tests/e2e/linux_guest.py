@@ -17,6 +17,16 @@ import tap  # noqa: E402
 GUEST_DIR = os.path.join(qmp.BUILD, 'guest')
 BOOT_TIMEOUT = 300
 
+# A GUID of our own for the UEFI variables the tests write
+VAR_GUID = '3b4a6c2e-8d1f-4e5a-9c7b-1f2e3d4c5b6a'
+# EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
+VAR_ATTRS = 0x7
+
+
+def efivar(name):
+    """The efivarfs file of our variable name."""
+    return '/sys/firmware/efi/efivars/%s-%s' % (name, VAR_GUID)
+
 
 def build():
     """Make (or reuse) the kernel and initramfs; return their paths."""
@@ -69,6 +79,18 @@ class LinuxGuest(qmp.VM):
             raise qmp.QMPError('guest command %r failed (%s): %s'
                                % (command, m.group(1), '\n'.join(lines)))
         return '\n'.join(lines)
+
+    def write_efivar(self, value, name='ForkMatrix'):
+        """Create a variable (efivarfs makes existing ones immutable)."""
+        self.run("printf '\\%03o\\000\\000\\000%s' > %s"
+                 % (VAR_ATTRS, value, efivar(name)))
+
+    def read_efivar(self, name='ForkMatrix'):
+        """The variable's data as Linux reads it, through OVMF's SMM."""
+        out = self.run('od -An -tx1 -v %s' % efivar(name))
+        data = bytes.fromhex(''.join(out.split()))
+        assert data[:4] == VAR_ATTRS.to_bytes(4, 'little'), data
+        return data[4:].decode()
 
     def console_tail(self, n=30):
         return '\n'.join(self.console().splitlines()[-n:])

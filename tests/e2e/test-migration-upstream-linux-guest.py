@@ -17,7 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import linux_guest  # noqa: E402
 import qmp  # noqa: E402
 import tap  # noqa: E402
-from firmware_matrix import efivar, read_efivar, write_efivar  # noqa: E402
 from migration_peer import (SMBASE_LOCKED, UPSTREAM, migrate,  # noqa: E402
                             require_upstream, smi_state, smram_state)
 
@@ -46,10 +45,10 @@ def migrate_linux_guest(src_qemu, dst_qemu, diag):
     diag.append(lambda: 'source console tail:\n' + src.console_tail(15))
     diag.append(lambda: 'destination console tail:\n' + dst.console_tail())
     src.boot()
-    write_efivar(src, 'migrated')
+    src.write_efivar('migrated')
     # keep SMIs coming while the guest migrates
     src.run('(while od %s >/dev/null; do :; done; echo GUEST-EFIVAR-"FAILED")'
-            ' >/dev/console 2>&1 & true' % efivar('ForkMatrix'))
+            ' >/dev/console 2>&1 & true' % linux_guest.efivar('ForkMatrix'))
     before = stable_state(src)
     smi, smram = before
     assert smi['negotiated'] == 0x7, smi
@@ -61,7 +60,7 @@ def migrate_linux_guest(src_qemu, dst_qemu, diag):
     dst.launch()
     migrate(src, dst)
     assert dst.cmd('query-status')['status'] == 'running'
-    assert read_efivar(dst) == 'migrated'
+    assert dst.read_efivar() == 'migrated'
     after = stable_state(dst)
     assert after[0] == smi, 'SMI state: before %s, after %s' % (smi,
                                                                 after[0])
