@@ -9,6 +9,7 @@ BASE=$BUILD/base            # fork/fetch-base output: tree/, VERSION
 SRC=$BUILD/src              # base + series + our files
 QEMU_BUILD=$BUILD/qemu      # QEMU's build directory
 PATCHES=$TOP/patches
+MESON_DIR=$BUILD/tools/meson  # bookworm-backports' meson (fork/fetch-debs)
 
 # The top-level directories that hold our own files at their QEMU paths.
 OVERLAY_DIRS="accel docs hw include migration monitor qapi softmmu target tests"
@@ -65,7 +66,7 @@ commit_base() {
     GIT_AUTHOR_EMAIL="pkg-qemu-devel@lists.alioth.debian.org" \
     git --git-dir="$gd" commit -q -m "base: Debian qemu $version (QEMU $(cat "$BASE/tree/VERSION"))
 
-Pristine base of the fork: Debian bookworm's qemu source package,
+Pristine base of the fork: Debian trixie's qemu source package,
 orig tarball plus Debian's patch queue, without debian/." 
     git --git-dir="$gd" tag fork-base
 }

@@ -28,8 +28,15 @@
                             BIT_ULL(ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT) | \
                             BIT_ULL(ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT))
 
-/* The SMI_STS bits this model sets, and so the ones a write can clear. */
-#define SMI_STS_IMPLEMENTED ICH9_PMIO_SMI_STS_APM_STS
+/*
+ * The SMI_STS bits this model can set, and so the ones a write can clear.
+ * The timer status bits share their position with their enable bit.
+ */
+static uint32_t ich9_smi_sts_implemented(const ICH9SMIState *s)
+{
+    return ICH9_PMIO_SMI_STS_APM_STS |
+           ich9_smi_timers_smi_en_bits(&s->timers);
+}
 
 /* APM_CNT and APM_STS: the bytes at 0xb2 and 0xb3 */
 #define APM_BLOCK_SIZE 2
@@ -64,6 +71,35 @@ void ich9_generate_smi(void)
 {
     if (first_cpu) {
         x86_cpu_raise_smi(X86_CPU(first_cpu), X86_SMI_SOURCE_OTHER);
+    }
+}
+
+/*
+ * An SMI of the chipset's timers.  SMI# is one platform signal that every
+ * processor sees; QEMU delivers it to the BSP only unless firmware
+ * negotiated broadcast, because firmware that did not expects APM-style
+ * delivery to one CPU.  Firmware that negotiated broadcast rendezvouses
+ * every CPU in SMM on each SMI and waits for late ones, so a timer SMI
+ * reaches every vCPU then, as an APM SMI does.
+ */
+static void ich9_smi_timer_expired(void *opaque, uint32_t smi_sts_bit)
+{
+    ICH9SMIState *s = opaque;
+    CPUState *cs;
+
+    s->smi_sts |= smi_sts_bit;
+    if (!(s->smi_en & ICH9_PMIO_SMI_EN_GBL_SMI_EN)) {
+        trace_ich9_smi_timer_expired(smi_sts_bit, "GBL_SMI_EN clear");
+        return;
+    }
+    if (ich9_smi_feature_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT)) {
+        trace_ich9_smi_timer_expired(smi_sts_bit, "broadcast");
+        CPU_FOREACH(cs) {
+            x86_cpu_raise_smi(X86_CPU(cs), X86_SMI_SOURCE_TIMER);
+        }
+    } else if (first_cpu) {
+        trace_ich9_smi_timer_expired(smi_sts_bit, "BSP");
+        x86_cpu_raise_smi(X86_CPU(first_cpu), X86_SMI_SOURCE_TIMER);
     }
 }
 
@@ -152,12 +188,12 @@ static const MemoryRegionOps ich9_apm_ops = {
 /* SMI_EN / SMI_STS */
 
 /*
- * Only SMI_STS_IMPLEMENTED bits are ever set here, but an incoming
- * migration stream carries the whole register: other bits read 0.
+ * Only implemented bits are ever set here, but an incoming migration
+ * stream carries the whole register: other bits read 0.
  */
 static uint32_t ich9_smi_sts(const ICH9SMIState *s)
 {
-    return s->smi_sts & SMI_STS_IMPLEMENTED;
+    return s->smi_sts & ich9_smi_sts_implemented(s);
 }
 
 static uint32_t ich9_smi_en_wmask(const ICH9SMIState *s)
@@ -191,13 +227,15 @@ static void ich9_smi_regs_write(void *opaque, hwaddr addr, uint64_t val,
                                 unsigned size)
 {
     ICH9SMIState *s = opaque;
-    uint32_t wmask;
+    uint32_t wmask, old;
 
     switch (addr) {
     case 0:
         wmask = ich9_smi_en_wmask(s);
-        s->smi_en = (s->smi_en & ~wmask) | (val & wmask);
+        old = s->smi_en;
+        s->smi_en = (old & ~wmask) | (val & wmask);
         trace_ich9_smi_en_write(val, s->smi_en);
+        ich9_smi_timers_smi_en_written(&s->timers, old, s->smi_en);
         break;
     case ICH9_PMIO_SMI_STS - ICH9_PMIO_SMI_EN:
         s->smi_sts = ich9_smi_sts(s) & ~val;
@@ -417,6 +455,26 @@ static void ich9_smi_get_sts(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &val, errp);
 }
 
+static void ich9_smi_get_swsmi_deadline(Object *obj, Visitor *v,
+                                        const char *name, void *opaque,
+                                        Error **errp)
+{
+    ICH9SMIState *s = opaque;
+    int64_t val = ich9_smi_timers_swsmi_deadline(&s->timers);
+
+    visit_type_int64(v, name, &val, errp);
+}
+
+static void ich9_smi_get_periodic_deadline(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    ICH9SMIState *s = opaque;
+    int64_t val = ich9_smi_timers_periodic_deadline(&s->timers);
+
+    visit_type_int64(v, name, &val, errp);
+}
+
 void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
 {
     object_property_add_uint64_ptr(obj, "x-smi-host-features",
@@ -432,6 +490,10 @@ void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add(obj, "x-smi-sts", "uint32", ich9_smi_get_sts, NULL,
                         NULL, s);
+    object_property_add(obj, "x-smi-swsmi-timer-deadline", "int64",
+                        ich9_smi_get_swsmi_deadline, NULL, NULL, s);
+    object_property_add(obj, "x-smi-periodic-timer-deadline", "int64",
+                        ich9_smi_get_periodic_deadline, NULL, NULL, s);
 }
 
 /* Life cycle */
@@ -444,19 +506,32 @@ void ich9_smi_reset(ICH9SMIState *s)
      */
     s->smi_en = s->smm_enabled ? 0 : ICH9_PMIO_SMI_EN_APMC_EN;
     s->smi_sts = 0;
+    ich9_smi_timers_reset(&s->timers);
     s->gbl_smi_en_locked = false;
     memset(s->requested_features_le, 0, sizeof(s->requested_features_le));
     s->features_ok = 0;
     s->negotiated_features = 0;
 }
 
+void ich9_smi_pmcon_written(ICH9SMIState *s)
+{
+    ich9_smi_timers_rate_written(&s->timers, s->smi_en);
+}
+
+void ich9_smi_post_load(ICH9SMIState *s)
+{
+    ich9_smi_timers_load(&s->timers, s->smi_en);
+}
+
 void ich9_smi_init(ICH9SMIState *s, Object *owner, MemoryRegion *io_space,
-                   MemoryRegion *pm_io, ACPIREGS *acpi_regs,
-                   const TCOIORegs *tco, bool smm_enabled)
+                   MemoryRegion *pm_io, const uint8_t *lpc_config,
+                   ACPIREGS *acpi_regs, const TCOIORegs *tco,
+                   bool smm_enabled)
 {
     s->acpi_regs = acpi_regs;
     s->tco = tco;
     s->smm_enabled = smm_enabled;
+    ich9_smi_timers_init(&s->timers, lpc_config, ich9_smi_timer_expired, s);
 
     memory_region_init_io(&s->apm_io, owner, &ich9_apm_ops, s, "ich9-apm",
                           2);
@@ -467,13 +542,13 @@ void ich9_smi_init(ICH9SMIState *s, Object *owner, MemoryRegion *io_space,
     ich9_smi_reset(s);
 }
 
-/* Migration: upstream 7.2's layout, field for field. */
+/* Migration: upstream's layout, field for field. */
 
 const VMStateDescription vmstate_ich9_apm = {
     .name = "APM State",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (VMStateField[]) {
+    .fields = (const VMStateField[]) {
         VMSTATE_UINT8(apm_cnt, ICH9SMIState),
         VMSTATE_UINT8(apm_sts, ICH9SMIState),
         VMSTATE_END_OF_LIST()
@@ -530,7 +605,7 @@ const VMStateDescription vmstate_ich9_smi_negotiation = {
     .minimum_version_id = 1,
     .pre_save = ich9_smi_negotiation_pre_save,
     .post_load = ich9_smi_negotiation_post_load,
-    .fields = (VMStateField[]) {
+    .fields = (const VMStateField[]) {
         VMSTATE_UINT8_ARRAY(requested_features_le, ICH9SMIState, 8),
         VMSTATE_UINT8(features_ok, ICH9SMIState),
         VMSTATE_UINT64(negotiated_features, ICH9SMIState),

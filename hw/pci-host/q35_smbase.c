@@ -24,6 +24,7 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "qemu/range.h"
+#include "hw/pci/pci_device.h"
 #include "hw/pci-host/q35_smbase.h"
 #include "trace.h"
 

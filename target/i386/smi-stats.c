@@ -32,6 +32,7 @@ static const char *const smi_source_name[X86_SMI_SOURCE__MAX] = {
     [X86_SMI_SOURCE_APM_BROADCAST] = "apm-broadcast",
     [X86_SMI_SOURCE_APM_UNICAST] = "apm-unicast",
     [X86_SMI_SOURCE_APIC] = "apic",
+    [X86_SMI_SOURCE_TIMER] = "timer",
     [X86_SMI_SOURCE_OTHER] = "other",
 };
 
@@ -174,6 +175,18 @@ static bool query_smi_chipset(SmiChipsetInfo **out, Error **errp)
     if (!err) {
         info->smi_sts = object_property_get_uint(lpc, "x-smi-sts", &err);
     }
+    if (!err) {
+        info->swsmi_timer_deadline =
+            object_property_get_int(lpc, "x-smi-swsmi-timer-deadline", &err);
+        info->has_swsmi_timer_deadline = info->swsmi_timer_deadline >= 0;
+    }
+    if (!err) {
+        info->periodic_timer_deadline =
+            object_property_get_int(lpc, "x-smi-periodic-timer-deadline",
+                                    &err);
+        info->has_periodic_timer_deadline =
+            info->periodic_timer_deadline >= 0;
+    }
     if (err) {
         error_propagate(errp, err);
         return false;
@@ -193,7 +206,6 @@ SmiInfo *qmp_query_smi(Error **errp)
         return NULL;
     }
     info = g_new0(SmiInfo, 1);
-    info->has_chipset = chipset != NULL;
     info->chipset = chipset;
     tail = &info->cpus;
     CPU_FOREACH(cs) {
@@ -207,6 +219,7 @@ SmiInfo *qmp_query_smi(Error **errp)
             x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APM_BROADCAST);
         c->apm_unicast = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APM_UNICAST);
         c->apic = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APIC);
+        c->timer = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_TIMER);
         c->other = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_OTHER);
         c->smm_entries = x86_cpu_smm_entries(cpu);
         QAPI_LIST_APPEND(tail, c);
@@ -237,19 +250,30 @@ void hmp_info_smi(Monitor *mon, const QDict *qdict)
         monitor_printf(mon, "          SMI_EN 0x%08" PRIx32
                        ", SMI_STS 0x%08" PRIx32 "\n",
                        c->smi_en, c->smi_sts);
+        if (c->has_swsmi_timer_deadline) {
+            monitor_printf(mon, "          software SMI timer expires at "
+                           "%" PRId64 " ns (virtual clock)\n",
+                           c->swsmi_timer_deadline);
+        }
+        if (c->has_periodic_timer_deadline) {
+            monitor_printf(mon, "          periodic SMI timer expires at "
+                           "%" PRId64 " ns (virtual clock)\n",
+                           c->periodic_timer_deadline);
+        }
     } else {
         monitor_printf(mon, "no ICH9 SMI block on this machine\n");
     }
-    monitor_printf(mon, "%4s %10s %14s %12s %8s %8s %12s\n", "CPU",
+    monitor_printf(mon, "%4s %10s %14s %12s %8s %8s %8s %12s\n", "CPU",
                    "injected", "apm-broadcast", "apm-unicast", "apic",
-                   "other", "smm-entries");
+                   "timer", "other", "smm-entries");
     for (l = info->cpus; l; l = l->next) {
         SmiCpuInfo *c = l->value;
 
         monitor_printf(mon, "%4" PRId64 " %10" PRIu64 " %14" PRIu64
-                       " %12" PRIu64 " %8" PRIu64 " %8" PRIu64
+                       " %12" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
                        " %12" PRIu64 "\n",
                        c->cpu_index, c->injected, c->apm_broadcast,
-                       c->apm_unicast, c->apic, c->other, c->smm_entries);
+                       c->apm_unicast, c->apic, c->timer, c->other,
+                       c->smm_entries);
     }
 }

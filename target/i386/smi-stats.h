@@ -18,6 +18,7 @@ typedef enum X86SMISource {
     X86_SMI_SOURCE_APM_BROADCAST,   /* APM_CNT write, SMI to every vCPU */
     X86_SMI_SOURCE_APM_UNICAST,     /* APM_CNT write, SMI to one vCPU */
     X86_SMI_SOURCE_APIC,            /* SMI IPI or LVT entry of an APIC */
+    X86_SMI_SOURCE_TIMER,           /* ICH9 software or periodic SMI timer */
     X86_SMI_SOURCE_OTHER,           /* TCO watchdog, PIIX4 APM, ... */
     X86_SMI_SOURCE__MAX,
 } X86SMISource;

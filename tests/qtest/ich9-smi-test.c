@@ -12,15 +12,17 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
+#include "qemu/timer.h"
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
-#include "qapi/qmp/qdict.h"
-#include "qapi/qmp/qlist.h"
-#include "qapi/qmp/qnum.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
 #include "standard-headers/linux/qemu_fw_cfg.h"
-#include "migration-helpers.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 
 #define APM_CNT_PORT 0xb2
 #define APM_STS_PORT 0xb3
@@ -40,6 +42,13 @@
 #define SMI_EN_APMC_EN      (1 << 5)
 #define SMI_STS             (PMBASE + 0x34)
 #define SMI_STS_APM_STS     (1 << 5)
+#define SMI_EN_SWSMI_TMR_EN (1 << 6)
+#define SMI_EN_PERIODIC_EN  (1 << 14)
+#define SMI_STS_SWSMI_TMR_STS (1 << 6)
+#define SMI_STS_PERIODIC_STS  (1 << 14)
+#define LPC_GEN_PMCON_3     0xa4
+#define SMI_STS_IMPLEMENTED (SMI_STS_APM_STS | SMI_STS_SWSMI_TMR_STS | \
+                             SMI_STS_PERIODIC_STS)
 
 #define APM_ACPI_ENABLE     0x02
 #define APM_ACPI_DISABLE    0x03
@@ -752,9 +761,9 @@ static void test_hmp_info_smi(void)
     out = qtest_hmp(m->qts, "info smi");
     g_assert_nonnull(strstr(out, "SMI_EN 0x00000021, SMI_STS 0x00000020"));
     g_assert_nonnull(strstr(out, "smm-entries"));
-    g_assert_true(g_regex_match_simple("^ +0 +1 +0 +1 +0 +0 +0\\r?$",
+    g_assert_true(g_regex_match_simple("^ +0 +1 +0 +1 +0 +0 +0 +0\\r?$",
                                           out, G_REGEX_MULTILINE, 0));
-    g_assert_true(g_regex_match_simple("^ +1 +0 +0 +0 +0 +0 +0\\r?$",
+    g_assert_true(g_regex_match_simple("^ +1 +0 +0 +0 +0 +0 +0 +0\\r?$",
                                           out, G_REGEX_MULTILINE, 0));
     machine_stop(m);
 }
@@ -786,7 +795,7 @@ static void test_migration_keeps_smi_state(void)
     qtest_outb(src->qts, APM_CNT_PORT, 0x42);
     qtest_outb(src->qts, APM_STS_PORT, 0x5a);
 
-    migrate_qmp(src->qts, uri, "{}");
+    migrate_qmp(src->qts, NULL, uri, NULL, "{}");
     wait_for_migration_complete(src->qts);
     qtest_qmp_eventwait(dst->qts, "RESUME");
 
@@ -894,7 +903,7 @@ static void save_state(Machine *m, const char *path)
 {
     g_autofree char *uri = g_strdup_printf("exec:cat > '%s'", path);
 
-    migrate_qmp(m->qts, uri, "{}");
+    migrate_qmp(m->qts, NULL, uri, NULL, "{}");
     wait_for_migration_complete(m->qts);
 }
 
@@ -1090,9 +1099,10 @@ static void test_migration_normalizes_on_load(void)
                     late_request.negotiated);
     g_assert_cmpuint(features_ok_by_io(dst), ==, 1);
     g_assert_cmphex(qtest_inl(dst->qts, SMI_EN), ==, smi_en);
-    g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==, SMI_STS_APM_STS);
-    g_assert_cmphex(lpc_prop(dst, "x-smi-sts"), ==, SMI_STS_APM_STS);
-    qtest_outl(dst->qts, SMI_STS, SMI_STS_APM_STS);
+    /* the bits this model sets on this machine type: APM and the timers */
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==, SMI_STS_IMPLEMENTED);
+    g_assert_cmphex(lpc_prop(dst, "x-smi-sts"), ==, SMI_STS_IMPLEMENTED);
+    qtest_outl(dst->qts, SMI_STS, SMI_STS_IMPLEMENTED);
     g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==, 0);
     machine_stop(dst);
     unlink(path);
@@ -1330,6 +1340,271 @@ static void test_smi_properties_read_only(void)
     machine_stop(m);
 }
 
+/* The software SMI timer and the periodic SMI timer */
+
+/* The virtual clock, read by moving it 1 ns: qtest cannot step by 0 */
+static int64_t clock_now(Machine *m)
+{
+    return qtest_clock_step(m->qts, 1);
+}
+
+/* The timer's next expiry from query-smi, -1 when stopped */
+static int64_t timer_deadline(Machine *m, const char *member)
+{
+    QDict *resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    QDict *chipset = qdict_get_qdict(qdict_get_qdict(resp, "return"),
+                                     "chipset");
+    int64_t deadline = qdict_haskey(chipset, member) ?
+                       qdict_get_int(chipset, member) : -1;
+
+    qobject_unref(resp);
+    return deadline;
+}
+
+static uint64_t timer_smis(Machine *m, int cpu)
+{
+    return smi_count(m, cpu, "x-smi-injected-timer");
+}
+
+/* Every SWSMI_RATE_SEL: silent one ns before the rate, one SMI at it */
+static void test_swsmi_timer_rates(void)
+{
+    static const int64_t rate_ns[] = { 1500000, 16000000, 32000000,
+                                       64000000 };
+    Machine *m = machine_start(qtest_init("-machine q35"));
+    int sel;
+
+    for (sel = 0; sel < ARRAY_SIZE(rate_ns); sel++) {
+        uint64_t before = timer_smis(m, 0);
+
+        qpci_config_writeb(m->lpc, LPC_GEN_PMCON_3, sel << 6);
+        set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN);
+        qtest_clock_step(m->qts, rate_ns[sel] - 1);
+        g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+        g_assert_cmpuint(timer_smis(m, 0), ==, before);
+        qtest_clock_step(m->qts, 1);
+        g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
+                        SMI_STS_SWSMI_TMR_STS);
+        g_assert_cmpuint(timer_smis(m, 0), ==, before + 1);
+        /* it keeps expiring every period while enabled */
+        qtest_clock_step(m->qts, rate_ns[sel]);
+        g_assert_cmpuint(timer_smis(m, 0), ==, before + 2);
+        /* clearing the enable stops it */
+        set_smi_en(m, SMI_EN_GBL_SMI_EN);
+        g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==, -1);
+        qtest_clock_step(m->qts, 2 * rate_ns[sel]);
+        g_assert_cmpuint(timer_smis(m, 0), ==, before + 2);
+        qtest_outl(m->qts, SMI_STS, SMI_STS_SWSMI_TMR_STS);
+    }
+    machine_stop(m);
+}
+
+/*
+ * Every PER_SMI_SEL: the periodic timer expires at multiples of its
+ * period on the virtual clock, one SMI each.
+ */
+static void test_periodic_timer_periods(void)
+{
+    static const int64_t period_s[] = { 64, 32, 16, 8 };
+    Machine *m = machine_start(qtest_init("-machine q35"));
+    int sel;
+
+    for (sel = 0; sel < ARRAY_SIZE(period_s); sel++) {
+        int64_t period = period_s[sel] * NANOSECONDS_PER_SECOND;
+        uint64_t before = timer_smis(m, 0);
+        int64_t deadline;
+
+        qpci_config_writew(m->lpc, LPC_GEN_PMCON_1, sel);
+        set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_PERIODIC_EN);
+        deadline = timer_deadline(m, "periodic-timer-deadline");
+        g_assert_cmpint(deadline % period, ==, 0);
+        g_assert_cmpint(deadline - clock_now(m), >, 0);
+        g_assert_cmpint(deadline - clock_now(m), <=, period);
+        qtest_clock_step(m->qts, deadline - clock_now(m) - 1);
+        g_assert_cmpuint(timer_smis(m, 0), ==, before);
+        qtest_clock_step(m->qts, 1);
+        g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
+                        SMI_STS_PERIODIC_STS);
+        g_assert_cmpuint(timer_smis(m, 0), ==, before + 1);
+        g_assert_cmpint(timer_deadline(m, "periodic-timer-deadline"), ==,
+                        deadline + period);
+        set_smi_en(m, SMI_EN_GBL_SMI_EN);
+        qtest_outl(m->qts, SMI_STS, SMI_STS_PERIODIC_STS);
+    }
+    machine_stop(m);
+}
+
+/*
+ * Status bits are write-1-to-clear, and an expiry only adds its own bit
+ * (upstream 10.0: plain read/write, and the periodic expiry overwrote the
+ * whole register).
+ */
+static void test_timer_sts_write_1_to_clear(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35"));
+    int64_t deadline;
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN | SMI_EN_SWSMI_TMR_EN |
+                  SMI_EN_PERIODIC_EN);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x01);
+    qtest_clock_step(m->qts, 1500000);
+    deadline = timer_deadline(m, "periodic-timer-deadline");
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_PERIODIC_EN);
+    qtest_clock_step(m->qts, deadline - clock_now(m));
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
+                    SMI_STS_APM_STS | SMI_STS_SWSMI_TMR_STS |
+                    SMI_STS_PERIODIC_STS);
+    qtest_outl(m->qts, SMI_STS, 0);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
+                    SMI_STS_APM_STS | SMI_STS_SWSMI_TMR_STS |
+                    SMI_STS_PERIODIC_STS);
+    qtest_outl(m->qts, SMI_STS, SMI_STS_SWSMI_TMR_STS);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
+                    SMI_STS_APM_STS | SMI_STS_PERIODIC_STS);
+    qtest_outl(m->qts, SMI_STS, SMI_STS_PERIODIC_STS | SMI_STS_APM_STS);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    machine_stop(m);
+}
+
+/*
+ * Rewriting SMI_EN with a timer's enable still set does not restart it
+ * (upstream 10.0 re-armed both timers on every write: firmware that keeps
+ * writing SMI_EN never saw them expire).
+ */
+static void test_timer_smi_en_rewrite_does_not_postpone(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35"));
+    uint32_t en = SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN |
+                  SMI_EN_PERIODIC_EN;
+    int64_t swsmi, periodic;
+    int i;
+
+    qpci_config_writeb(m->lpc, LPC_GEN_PMCON_3, 3 << 6);   /* 64 ms */
+    qpci_config_writew(m->lpc, LPC_GEN_PMCON_1, 3);        /* 8 s */
+    set_smi_en(m, en);
+    swsmi = timer_deadline(m, "swsmi-timer-deadline");
+    periodic = timer_deadline(m, "periodic-timer-deadline");
+    for (i = 0; i < 4; i++) {
+        qtest_clock_step(m->qts, 10000000);
+        set_smi_en(m, en ^ (i & 1 ? SMI_EN_APMC_EN : 0));
+        g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==,
+                        swsmi);
+        g_assert_cmpint(timer_deadline(m, "periodic-timer-deadline"), ==,
+                        periodic);
+    }
+    qtest_clock_step(m->qts, swsmi - clock_now(m));
+    g_assert_cmpuint(timer_smis(m, 0), ==, 1);
+    machine_stop(m);
+}
+
+/* No SMI without GBL_SMI_EN: the status bit is still set */
+static void test_timer_gbl_smi_en_gates(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35"));
+
+    set_smi_en(m, SMI_EN_SWSMI_TMR_EN);
+    qtest_clock_step(m->qts, 1500000);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, SMI_STS_SWSMI_TMR_STS);
+    g_assert_cmpuint(timer_smis(m, 0), ==, 0);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN);
+    qtest_clock_step(m->qts, 1500000);
+    g_assert_cmpuint(timer_smis(m, 0), ==, 1);
+    machine_stop(m);
+}
+
+/*
+ * Without negotiated broadcast a timer SMI goes to the BSP; with it, to
+ * every vCPU, as APM SMIs do (docs/specs/ich9-smi.rst says why).
+ */
+static void test_timer_delivery(const void *opaque)
+{
+    bool broadcast = GPOINTER_TO_INT(opaque);
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 3"));
+    int i;
+
+    if (broadcast) {
+        negotiate(m, SMI_F_BROADCAST);
+    }
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN);
+    qtest_clock_step(m->qts, 1500000);
+    for (i = 0; i < m->ncpus; i++) {
+        g_assert_cmpuint(timer_smis(m, i), ==, broadcast || i == 0);
+        g_assert_cmpuint(smi_count(m, i, "x-smi-injected"), ==,
+                         broadcast || i == 0);
+    }
+    machine_stop(m);
+}
+
+/* Reset stops both timers */
+static void test_timer_reset_stops(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35"));
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN |
+                  SMI_EN_PERIODIC_EN);
+    machine_reset(m);
+    g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==, -1);
+    g_assert_cmpint(timer_deadline(m, "periodic-timer-deadline"), ==, -1);
+    qtest_clock_step(m->qts, 65 * NANOSECONDS_PER_SECOND);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    g_assert_cmpuint(timer_smis(m, 0), ==, 0);
+    machine_stop(m);
+}
+
+/* pc-q35-9.1 and older have no timers: the enable bits are plain bits */
+static void test_timer_compat_pc_q35_9_1(void)
+{
+    Machine *m = machine_start(qtest_init("-machine pc-q35-9.1"));
+
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN |
+                  SMI_EN_PERIODIC_EN);
+    g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==, -1);
+    g_assert_cmpint(timer_deadline(m, "periodic-timer-deadline"), ==, -1);
+    qtest_clock_step(m->qts, 65 * NANOSECONDS_PER_SECOND);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    g_assert_cmpuint(timer_smis(m, 0), ==, 0);
+    machine_stop(m);
+}
+
+/*
+ * Across migration the periodic timer keeps its deadline (it follows the
+ * migrated virtual clock) and the software SMI timer runs again, from a
+ * full period: the stream, upstream's, has no deadline for it.
+ */
+static void test_timer_migration(void)
+{
+    g_autofree char *tmp = g_dir_make_tmp("ich9-smi-XXXXXX", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/migsock", tmp);
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    Machine *src = machine_start(qtest_init("-machine q35"));
+    Machine *dst;
+    int64_t periodic;
+
+    dst = machine_start(qtest_initf("-machine q35 -incoming %s", uri));
+    qpci_config_writew(src->lpc, LPC_GEN_PMCON_1, 3);       /* 8 s */
+    set_smi_en(src, SMI_EN_GBL_SMI_EN | SMI_EN_SWSMI_TMR_EN |
+                    SMI_EN_PERIODIC_EN);
+    periodic = timer_deadline(src, "periodic-timer-deadline");
+
+    migrate_qmp(src->qts, NULL, uri, NULL, "{}");
+    wait_for_migration_complete(src->qts);
+    qtest_qmp_eventwait(dst->qts, "RESUME");
+
+    g_assert_cmpint(timer_deadline(dst, "periodic-timer-deadline"), ==,
+                    periodic);
+    g_assert_cmpint(timer_deadline(dst, "swsmi-timer-deadline"), ==,
+                    clock_now(dst) - 1 + 1500000);
+    qtest_clock_step(dst->qts, periodic - clock_now(dst));
+    g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==,
+                    SMI_STS_SWSMI_TMR_STS | SMI_STS_PERIODIC_STS);
+    g_assert_cmpuint(timer_smis(dst, 0), >, 1);
+
+    machine_stop(src);
+    machine_stop(dst);
+    unlink(sock);
+    rmdir(tmp);
+}
+
 int main(int argc, char **argv)
 {
     static const int broadcast_cpus[] = { 1, 2, 4, Q35_MAX_XAPIC_CPUS };
@@ -1401,5 +1676,22 @@ int main(int argc, char **argv)
                    test_cpu_hotplug_refused_without_feature);
     qtest_add_func("/ich9-smi/hotplug/smi-during-cpu-unplug",
                    test_smi_during_cpu_unplug);
+    qtest_add_func("/ich9-smi/timer/swsmi-rates", test_swsmi_timer_rates);
+    qtest_add_func("/ich9-smi/timer/periodic-periods",
+                   test_periodic_timer_periods);
+    qtest_add_func("/ich9-smi/timer/sts-write-1-to-clear",
+                   test_timer_sts_write_1_to_clear);
+    qtest_add_func("/ich9-smi/timer/smi-en-rewrite-does-not-postpone",
+                   test_timer_smi_en_rewrite_does_not_postpone);
+    qtest_add_func("/ich9-smi/timer/gbl-smi-en-gates",
+                   test_timer_gbl_smi_en_gates);
+    qtest_add_data_func("/ich9-smi/timer/delivery/bsp", GINT_TO_POINTER(0),
+                        test_timer_delivery);
+    qtest_add_data_func("/ich9-smi/timer/delivery/broadcast",
+                        GINT_TO_POINTER(1), test_timer_delivery);
+    qtest_add_func("/ich9-smi/timer/reset-stops", test_timer_reset_stops);
+    qtest_add_func("/ich9-smi/timer/compat-pc-q35-9.1",
+                   test_timer_compat_pc_q35_9_1);
+    qtest_add_func("/ich9-smi/timer/migration", test_timer_migration);
     return g_test_run();
 }

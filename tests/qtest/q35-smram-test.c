@@ -19,8 +19,9 @@
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "hw/pci-host/q35.h"
-#include "qapi/qmp/qdict.h"
-#include "migration-helpers.h"
+#include "qobject/qdict.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 
 #define SMBASE_REG          MCH_HOST_BRIDGE_F_SMBASE
 #define SMBASE_ADDR         MCH_HOST_BRIDGE_SMBASE_ADDR
@@ -270,7 +271,7 @@ static void test_smbase_compat_first_with_feature(void)
 
 static void migrate(Host *src, Host *dst, const char *uri)
 {
-    migrate_qmp(src->qts, uri, "{}");
+    migrate_qmp(src->qts, NULL, uri, NULL, "{}");
     wait_for_migration_complete(src->qts);
     qtest_qmp_eventwait(dst->qts, "RESUME");
 }

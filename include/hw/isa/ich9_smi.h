@@ -13,8 +13,9 @@
 
 #include "exec/memory.h"
 #include "hw/acpi/acpi.h"
-#include "hw/acpi/tco.h"
+#include "hw/acpi/ich9_tco.h"
 #include "hw/nvram/fw_cfg.h"
+#include "hw/isa/ich9_smi_timer.h"
 
 #define ICH9_APM_CNT_IOPORT                     0xb2
 #define ICH9_APM_STS_IOPORT                     0xb3
@@ -27,9 +28,13 @@
 #define ICH9_PMIO_SMI_EN                        0x30
 #define ICH9_PMIO_SMI_EN_GBL_SMI_EN             (1 << 0)
 #define ICH9_PMIO_SMI_EN_APMC_EN                (1 << 5)
+#define ICH9_PMIO_SMI_EN_SWSMI_TMR_EN           (1 << 6)
 #define ICH9_PMIO_SMI_EN_TCO_EN                 (1 << 13)
+#define ICH9_PMIO_SMI_EN_PERIODIC_EN            (1 << 14)
 #define ICH9_PMIO_SMI_STS                       0x34
 #define ICH9_PMIO_SMI_STS_APM_STS               (1 << 5)
+#define ICH9_PMIO_SMI_STS_SWSMI_TMR_STS         (1 << 6)
+#define ICH9_PMIO_SMI_STS_PERIODIC_STS          (1 << 14)
 
 /* bit positions used in fw_cfg SMI feature negotiation */
 #define ICH9_LPC_SMI_F_BROADCAST_BIT            0
@@ -55,6 +60,9 @@ typedef struct ICH9SMIState {
     /* derived from LPC config GEN_PMCON_1.SMI_LOCK, recomputed on load */
     bool gbl_smi_en_locked;
 
+    /* SWSMI_TMR_EN and PERIODIC_EN run these */
+    ICH9SMITimers timers;
+
     /* wiring */
     bool smm_enabled;
     ACPIREGS *acpi_regs;                /* PM1_CNT.SCI_EN for ACPI enable */
@@ -66,11 +74,19 @@ typedef struct ICH9SMIState {
 
 /*
  * Map APM_CNT/APM_STS into @io_space at 0xb2 and SMI_EN/SMI_STS into
- * @pm_io (the PMBASE window) at 0x30.
+ * @pm_io (the PMBASE window) at 0x30.  @lpc_config is the LPC bridge's
+ * config space, whose GEN_PMCON_1/3 select the SMI timer rates.
  */
 void ich9_smi_init(ICH9SMIState *s, Object *owner, MemoryRegion *io_space,
-                   MemoryRegion *pm_io, ACPIREGS *acpi_regs,
-                   const TCOIORegs *tco, bool smm_enabled);
+                   MemoryRegion *pm_io, const uint8_t *lpc_config,
+                   ACPIREGS *acpi_regs, const TCOIORegs *tco,
+                   bool smm_enabled);
+
+/* GEN_PMCON_1/3 changed (guest write): the timer rates may have. */
+void ich9_smi_pmcon_written(ICH9SMIState *s);
+
+/* After an incoming migration has loaded SMI_EN/SMI_STS. */
+void ich9_smi_post_load(ICH9SMIState *s);
 
 /* Offer the etc/smi files; nothing is offered without host features. */
 void ich9_smi_add_fw_cfg(ICH9SMIState *s, FWCfgState *fw_cfg);
