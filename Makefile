@@ -19,8 +19,8 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
-        series series-build-check devtree export-patches devtree-discard \
+.PHONY: all build build-unpatched run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
+        series series-build-check upstream-report devtree export-patches devtree-discard \
         clean distclean help
 
 all: build
@@ -44,8 +44,16 @@ build: deps-build configure
 run: deps-run build
 	@$(TOP)/fork/run-vm $(RUN_ARGS)
 
-check: deps-check build
+check: deps-check build build-unpatched
 	@$(TOP)/fork/check $(CHECK_ARGS)
+
+# The unpatched base built with the same options (build/base-qemu): the
+# upstream canaries of make check and the baseline of make bench.
+build-unpatched: deps-build
+	@$(TOP)/configure --unpatched
+	@echo "==> building the unpatched base (QEMU $$(cat $(TOP)/build/base/tree/VERSION)) in build/base-qemu"
+	@set -o pipefail; PATH=/usr/bin:/bin:$$PATH ninja -C $(TOP)/build/base-qemu qemu-system-x86_64 \
+	    | $(TOP)/fork/progress
 
 # Benchmark: CPU hotplug latency with SMM, e.g. BENCH_ARGS="--runs 20"
 BENCH_ARGS ?=
@@ -77,6 +85,11 @@ series: deps-build configure
 
 series-build-check: series
 	@$(TOP)/fork/series-build-check
+
+# Report only: does the series apply to the newest upstream Debian serves
+# (sid)?  Not part of make check: that source may stop being served.
+upstream-report: series
+	@$(TOP)/fork/upstream-apply-report
 
 devtree: deps-build configure
 	@$(TOP)/fork/devtree

@@ -9,7 +9,6 @@
 # check-timeout: 120
 
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -18,26 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import qmp  # noqa: E402
 import tap  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def build_guest(tmp):
-    """Assemble the 64 KiB -bios image with binutils."""
-    src = os.path.join(HERE, 'smm-guest', 'smbase-window.s')
-    obj, elf, img = (os.path.join(tmp, 'g.' + e) for e in ('o', 'elf', 'bin'))
-    for argv in (['as', '--32', '-o', obj, src],
-                 ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
-                  elf, obj],
-                 ['objcopy', '-O', 'binary', elf, img]):
-        subprocess.run(argv, check=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
-    assert os.path.getsize(img) == 64 * 1024
-    return img
-
-
-def reports(raw):
-    """The guest's (tag, value) pairs."""
-    return [(chr(raw[i]), raw[i + 1]) for i in range(0, len(raw) - 1, 2)]
+from smm_guest import build_guest, reports  # noqa: E402
 
 
 def test_smm_sees_ram_others_do_not(diag):

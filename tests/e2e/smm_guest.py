@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The tiny -bios guest of the SMBASE window tests (smm-guest/): assemble it
+# with binutils, and decode what it reports on the debug console.
+
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_guest(tmp):
+    """Assemble the 64 KiB -bios image with binutils."""
+    src = os.path.join(HERE, 'smm-guest', 'smbase-window.s')
+    obj, elf, img = (os.path.join(tmp, 'g.' + e) for e in ('o', 'elf', 'bin'))
+    for argv in (['as', '--32', '-o', obj, src],
+                 ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
+                  elf, obj],
+                 ['objcopy', '-O', 'binary', elf, img]):
+        subprocess.run(argv, check=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    assert os.path.getsize(img) == 64 * 1024
+    return img
+
+
+def reports(raw):
+    """The guest's (tag, value) pairs."""
+    return [(chr(raw[i]), raw[i + 1]) for i in range(0, len(raw) - 1, 2)]

@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Canaries: upstream 10.0's behaviour where the series changes it, measured
+# on the unpatched base built with the same options (./configure
+# --unpatched, build/base-qemu) and, side by side, on the fork.  Each test
+# point asserts both: upstream shows the defect (or, where upstream fixed
+# it since 7.2, the fix) and the fork behaves as docs/specs say.  When
+# upstream changes, the canary fails and says which patch to revisit.
+#
+# The guest is driven with qtest (no firmware runs), so the same commands
+# reach both binaries.  TAP.
+
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+from smm_guest import build_guest, reports  # noqa: E402
+
+UNPATCHED = os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64')
+QTESTS = os.path.join(qmp.BUILD, 'qemu', 'tests', 'qtest')
+
+LPC = 0x1f << 3
+PMBASE = 0x600
+SMI_EN, SMI_STS = PMBASE + 0x30, PMBASE + 0x34
+GBL_SMI_EN, APMC_EN = 1 << 0, 1 << 5
+SWSMI_TMR, PERIODIC = 1 << 6, 1 << 14      # same bit in SMI_EN and SMI_STS
+APM_STS = 1 << 5
+MS = 1000 * 1000
+S = 1000 * MS
+
+
+def require_unpatched():
+    if not os.access(UNPATCHED, os.X_OK):
+        raise tap.Skip('%s missing (./configure --unpatched, then ninja -C '
+                       'build/base-qemu qemu-system-x86_64)' % UNPATCHED)
+
+
+class Chipset:
+    """A q35 machine under qtest: ICH9 PM I/O enabled, as firmware does."""
+
+    def __init__(self, qemu, diag, extra=()):
+        self.vm = qmp.VM(['-machine', 'q35', '-accel', 'qtest'] + list(extra),
+                         qemu=qemu, firmware='seabios', qtest=True,
+                         name='canary')
+        diag.cleanup.append(self.vm.shutdown)
+        self.vm.launch()
+        self.cfg_write(LPC, 0x40, PMBASE | 1, 'l')
+        self.cfg_write(LPC, 0x44, 0x80, 'b')
+
+    def cfg_write(self, devfn, off, val, size):
+        self.vm.qtest('outl 0xcf8 0x%x' % (0x80000000 | devfn << 8 |
+                                           (off & ~3)))
+        self.vm.qtest('out%s 0x%x 0x%x' % (size, 0xcfc + (off & 3), val))
+
+    def outl(self, port, val):
+        self.vm.qtest('outl 0x%x 0x%x' % (port, val))
+
+    def inl(self, port):
+        return self.vm.inl(port)
+
+    def step(self, ns):
+        self.vm.qtest('clock_step %d' % ns)
+
+
+def both(check):
+    """Run check(qemu, diag) on the unpatched base and on the fork."""
+    def run(diag):
+        require_unpatched()
+        return check(UNPATCHED, diag), check(qmp.QEMU, diag)
+    return run
+
+
+def expect(upstream, fork, got):
+    assert got == (upstream, fork), \
+        'expected upstream %r, fork %r; got upstream %r, fork %r' % (
+            upstream, fork, got[0], got[1])
+
+
+def apm_write_from_qtest(qemu, diag):
+    """APM_CNT with APMC_EN from outside a vCPU: exit status, SMI_STS."""
+    c = Chipset(qemu, diag)
+    c.outl(SMI_EN, GBL_SMI_EN | APMC_EN)
+    try:
+        c.vm.qtest('outb 0xb2 0x42')
+        return 'running, SMI_STS 0x%x' % c.inl(SMI_STS)
+    except (qmp.QMPError, OSError):
+        return 'exit %d' % c.vm.proc.wait(10)
+
+
+def timer_sts_written_0(qemu, diag):
+    """SMI_STS after a SWSMI expiry, then a write of 0 to SMI_STS."""
+    c = Chipset(qemu, diag)
+    c.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR)
+    c.step(1500 * 1000)
+    set_ = c.inl(SMI_STS)
+    c.outl(SMI_STS, 0)
+    return set_, c.inl(SMI_STS)
+
+
+def periodic_expiry_after_swsmi(qemu, diag):
+    """SMI_STS: SWSMI expired first, then the periodic timer (8 s)."""
+    c = Chipset(qemu, diag)
+    c.cfg_write(LPC, 0xa0, 3, 'w')                  # PER_SMI_SEL: 8 s
+    c.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR | PERIODIC)
+    c.step(1500 * 1000)
+    c.outl(SMI_EN, GBL_SMI_EN | PERIODIC)
+    c.step(8 * S)
+    return c.inl(SMI_STS)
+
+
+def swsmi_with_smi_en_rewrites(qemu, diag):
+    """SWSMI_TMR_STS after 160 ms of a 64 ms timer, SMI_EN rewritten
+    every 40 ms with the enable still set."""
+    c = Chipset(qemu, diag)
+    c.cfg_write(LPC, 0xa4, 3 << 6, 'b')             # SWSMI_RATE_SEL: 64 ms
+    for _ in range(4):
+        c.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR)
+        c.step(40 * MS)
+    return c.inl(SMI_STS) & SWSMI_TMR
+
+
+def swsmi_after_migration(qemu, diag):
+    """SWSMI_TMR_STS on a destination 2 ms after it loaded an armed timer."""
+    src = Chipset(qemu, diag)
+    dst = Chipset(qemu, diag, ['-incoming', 'defer'])
+    src.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR)
+    uri = 'unix:%s' % os.path.join(dst.vm.tmp, 'migrate.sock')
+    dst.vm.cmd('migrate-incoming', uri=uri)
+    src.vm.cmd('migrate', uri=uri)
+    src.vm.wait_for('migration', lambda: src.vm.cmd('query-migrate')
+                    .get('status') == 'completed', 60)
+    dst.vm.wait_for('destination', lambda: dst.vm.cmd('query-status')
+                    ['status'] == 'running', 60)
+    dst.step(2 * MS)
+    return dst.inl(SMI_STS) & SWSMI_TMR
+
+
+def smm_view_of_locked_window(qemu, diag):
+    """What the tiny guest's SMI handler reads in the locked SMBASE window
+    after reading it, as all-ones, from real mode (TCG)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, 'debugcon.out')
+        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
+                     '-debugcon', 'file:%s' % out,
+                     '-global', 'isa-debugcon.iobase=0x402'],
+                    qemu=qemu, firmware=build_guest(tmp), name='smm-view')
+        diag.cleanup.append(vm.shutdown)
+        vm.launch()
+
+        def seen():
+            with open(out, 'rb') as f:
+                return dict(reports(f.read()))
+        vm.wait_for('the guest to finish', lambda: 'D' in seen(), 60)
+        return seen()['S']
+
+
+def qtest_path(path):
+    """Whether one path of the fork's q35-smram-test passes on a binary."""
+    def check(qemu, diag):
+        env = dict(os.environ, QTEST_QEMU_BINARY=qemu)
+        proc = subprocess.run([os.path.join(QTESTS, 'q35-smram-test'),
+                               '-p', path], env=env, capture_output=True,
+                              text=True, timeout=120)
+        ok = proc.returncode == 0 and '\nok ' in '\n' + proc.stdout
+        if not ok:
+            diag.append(lambda: '%s on %s:\n%s' % (path, qemu,
+                                                   proc.stderr[-600:]))
+        return 'passes' if ok else 'fails'
+    return check
+
+
+def test(name, check, upstream, fork):
+    return (name, lambda diag: expect(upstream, fork, both(check)(diag)))
+
+
+def main():
+    tap.run([
+        # patch 0003: upstream dereferences a NULL current_cpu
+        test('canary/apm-write-from-qtest', apm_write_from_qtest,
+             'exit -11', 'running, SMI_STS 0x%x' % APM_STS),
+        # patch 0003: upstream's SMI_STS timer bits are plain read/write
+        test('canary/timer-sts-write-1-to-clear', timer_sts_written_0,
+             (SWSMI_TMR, 0), (SWSMI_TMR, SWSMI_TMR)),
+        # patch 0003: upstream's periodic expiry overwrites SMI_STS
+        test('canary/periodic-expiry-keeps-other-sts',
+             periodic_expiry_after_swsmi,
+             PERIODIC, PERIODIC | SWSMI_TMR),
+        # patch 0003: upstream restarts the timers on every SMI_EN write
+        test('canary/smi-en-rewrite-postpones-swsmi',
+             swsmi_with_smi_en_rewrites, 0, SWSMI_TMR),
+        # upstream 10.0 re-arms the timers on load (ich9_lpc_post_load
+        # through ich9_lpc_pmcon_update): not a defect there
+        test('canary/swsmi-runs-after-migration', swsmi_after_migration,
+             SWSMI_TMR, SWSMI_TMR),
+        # patch 0006: TCG keeps translations across SMM entry from real
+        # mode: the handler reads the all-ones it read before the SMI,
+        # not its SMRAM (0x5a)
+        test('canary/tlb-flushed-on-smm-entry', smm_view_of_locked_window,
+             0xff, 0x5a),
+        # patch 0005: closed legacy SMRAM without VGA is ordinary RAM
+        test('canary/legacy-smram-isolation',
+             qtest_path('/x86_64/q35-smram/legacy/isolation'),
+             'fails', 'passes'),
+        # fixed upstream since 7.2: the SMBASE window lock survives
+        # migration in 10.0 too (patch 0004 replaces the code anyway)
+        test('canary/smbase-lock-survives-migration',
+             qtest_path('/x86_64/q35-smram/smbase/migration/lock-survives'),
+             'passes', 'passes'),
+    ])
+
+
+if __name__ == '__main__':
+    main()
