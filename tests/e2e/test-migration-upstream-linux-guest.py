@@ -23,6 +23,8 @@ from migration_peer import (SMBASE_LOCKED, UPSTREAM, migrate,  # noqa: E402
 # GGC_SMRAM D_LCK, and ESMRAMC T_EN: OVMF locks SMRAM and uses TSEG
 SMRAM_D_LCK = 0x10
 ESMRAMC_T_EN = 0x01
+# Debian bookworm's QEMU: a bookworm host upgrading to the fork
+PEER_MACHINE = 'pc-q35-7.2'
 
 
 def stable_state(vm):
@@ -38,8 +40,12 @@ def stable_state(vm):
 
 def migrate_linux_guest(src_qemu, dst_qemu, diag):
     require_upstream()
-    src = linux_guest.LinuxGuest(qemu=src_qemu, qtest=True, name='src')
+    # the peer's machine type: 'q35' means a newer one in the fork
+    machine = '%s,smm=on' % PEER_MACHINE
+    src = linux_guest.LinuxGuest(qemu=src_qemu, qtest=True, name='src',
+                                 machine=machine)
     dst = linux_guest.LinuxGuest(qemu=dst_qemu, qtest=True, name='dst',
+                                 machine=machine,
                                  extra_args=['-incoming', 'defer'])
     diag.cleanup += [src.shutdown, dst.shutdown]
     diag.append(lambda: 'source console tail:\n' + src.console_tail(15))
