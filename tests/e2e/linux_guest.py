@@ -114,11 +114,14 @@ CPU_TYPE = 'qemu64-x86_64-cpu'
 ONLINE_TIMEOUT = 60
 
 
-def boot(diag, *extra, smp=2, maxcpus=4, accel='tcg'):
+def boot(diag, *extra, smp=2, maxcpus=4, accel='tcg', firmware='ovmf',
+         qemu=qmp.QEMU):
     """Boot the guest for a tap test; diagnostics and cleanup in diag."""
-    if not os.path.exists(qmp.OVMF_CODE):
-        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
-    g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra, accel=accel)
+    why = qmp.ovmf_missing(firmware)
+    if why:
+        raise tap.Skip(why)
+    g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra, accel=accel,
+                   firmware=firmware, qemu=qemu)
     diag.cleanup.append(g.shutdown)
     diag.append(lambda: 'guest console tail:\n' + g.console_tail())
     diag.append(lambda: 'SMI table:\n' + g.smi_table())

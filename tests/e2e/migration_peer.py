@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# What the migration tests against Debian's upstream QEMU 7.2 share: the
-# peer binary, and the SMI and SMRAM state read the way the guest reads it
-# (qtest I/O and PCI config accesses), so the same code reads both QEMUs.
+# What the migration tests against upstream QEMU share: the peer binaries,
+# and the SMI and SMRAM state read the way the guest reads it (qtest I/O
+# and PCI config accesses), so the same code reads every QEMU.
 
 import os
 import sys
@@ -12,7 +12,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import qmp  # noqa: E402
 import tap  # noqa: E402
 
+# Debian bookworm's 7.2 (installed): a bookworm host upgrading to the fork
 UPSTREAM = '/usr/bin/qemu-system-x86_64'
+# Upstream 10.0: Debian's 10.0.2 (bookworm-backports, fork/fetch-peer) and
+# the unpatched base built with our options (make build-unpatched)
+DEBIAN_10 = os.path.join(qmp.BUILD, 'peer-10.0', 'qemu-system-x86_64')
+UNPATCHED_10 = os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64')
+PEERS_10 = (('debian-10.0.2', DEBIAN_10, 'fork/fetch-peer'),
+            ('unpatched-10.0', UNPATCHED_10, 'make build-unpatched'))
+MACHINE_10 = 'pc-q35-10.0'
 LPC_DEVFN = 31 << 3
 SMBASE = 0x30000
 SMBASE_LOCKED = 0x02
@@ -60,6 +68,29 @@ def migrate(src, dst, timeout=120):
                                % src.cmd('query-migrate'))
         return st == 'completed'
     src.wait_for('migration to complete', done, timeout)
+
+
+def assert_smram_after(dst_qemu, before, after):
+    """
+    The host bridge's SMRAM state on a migration destination: the fork
+    and upstream 10.0.13 keep every lock.  Debian's 10.0.2 and 7.2 clear
+    the SMBASE window register on load (upstream fixed that between 10.0.2
+    and 10.0.13; this records it), keeping the SMRAM and TSEG locks.
+    """
+    if dst_qemu in (DEBIAN_10, UPSTREAM):
+        assert after['smbase_reg'] == 0, (before, after)
+        for k in ('smram', 'esmramc'):
+            assert after[k] == before[k], (before, after)
+    else:
+        assert after == before, 'SMRAM: before %s, after %s' % (before,
+                                                               after)
+
+
+def require_peer(path, how):
+    if not os.access(path, os.X_OK):
+        raise tap.Skip('%s missing (%s)' % (path, how))
+    if not os.path.exists(qmp.OVMF_CODE):
+        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
 
 
 def require_upstream():

@@ -17,14 +17,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import linux_guest  # noqa: E402
 import qmp  # noqa: E402
 import tap  # noqa: E402
-from migration_peer import (SMBASE_LOCKED, UPSTREAM, migrate,  # noqa: E402
+from migration_peer import (MACHINE_10, PEERS_10, SMBASE_LOCKED,  # noqa: E402
+                            UPSTREAM, assert_smram_after, migrate,
+                            require_peer,
                             require_upstream, smi_state, smram_state)
 
 # GGC_SMRAM D_LCK, and ESMRAMC T_EN: OVMF locks SMRAM and uses TSEG
 SMRAM_D_LCK = 0x10
 ESMRAMC_T_EN = 0x01
-# Debian bookworm's QEMU: a bookworm host upgrading to the fork
-PEER_MACHINE = 'pc-q35-7.2'
 
 
 def stable_state(vm):
@@ -38,10 +38,9 @@ def stable_state(vm):
     return smi, smram
 
 
-def migrate_linux_guest(src_qemu, dst_qemu, diag):
-    require_upstream()
-    # the peer's machine type: 'q35' means a newer one in the fork
-    machine = '%s,smm=on' % PEER_MACHINE
+def migrate_linux_guest(src_qemu, dst_qemu, diag, machine_type):
+    """machine_type: the peer's ('q35' names a newer one in the fork)."""
+    machine = '%s,smm=on' % machine_type
     src = linux_guest.LinuxGuest(qemu=src_qemu, qtest=True, name='src',
                                  machine=machine)
     dst = linux_guest.LinuxGuest(qemu=dst_qemu, qtest=True, name='dst',
@@ -70,14 +69,7 @@ def migrate_linux_guest(src_qemu, dst_qemu, diag):
     after = stable_state(dst)
     assert after[0] == smi, 'SMI state: before %s, after %s' % (smi,
                                                                 after[0])
-    if dst_qemu == qmp.QEMU:
-        assert after[1] == smram, 'SMRAM: before %s, after %s' % (smram,
-                                                                 after[1])
-    else:
-        # upstream 7.2 drops the SMBASE window lock on its destinations
-        # (see test-migration-upstream.py); the SMRAM/TSEG locks stay
-        for k in ('smram', 'esmramc'):
-            assert after[1][k] == smram[k], (smram, after[1])
+    assert_smram_after(dst_qemu, smram, after[1])
     # the reader loop ran on the destination too and never failed
     dst.run('kill %1')
     assert 'GUEST-EFIVAR-FAILED' not in src.console() + dst.console()
@@ -86,10 +78,32 @@ def migrate_linux_guest(src_qemu, dst_qemu, diag):
         assert all(n > 0 for n in entries), entries
 
 
+def with_7_2(src, dst):
+    """Debian bookworm's 7.2 on pc-q35-7.2: a bookworm host's upgrade."""
+    def test(diag):
+        require_upstream()
+        migrate_linux_guest(src, dst, diag, 'pc-q35-7.2')
+    return test
+
+
+def with_10_0(peer, how, to_peer):
+    def test(diag):
+        require_peer(peer, how)
+        src, dst = (qmp.QEMU, peer) if to_peer else (peer, qmp.QEMU)
+        migrate_linux_guest(src, dst, diag, MACHINE_10)
+    return test
+
+
 if __name__ == '__main__':
     tap.run([
         ('migration/ovmf-linux/efivar-reads/fork-to-upstream',
-         lambda d: migrate_linux_guest(qmp.QEMU, UPSTREAM, d)),
+         with_7_2(qmp.QEMU, UPSTREAM)),
         ('migration/ovmf-linux/efivar-reads/upstream-to-fork',
-         lambda d: migrate_linux_guest(UPSTREAM, qmp.QEMU, d)),
+         with_7_2(UPSTREAM, qmp.QEMU)),
+    ] + [
+        ('migration/ovmf-linux/efivar-reads/%s/%s' % (MACHINE_10,
+                                                      direction % name),
+         with_10_0(path, how, to_peer))
+        for name, path, how in PEERS_10
+        for direction, to_peer in (('fork-to-%s', True), ('%s-to-fork', False))
     ])

@@ -19,7 +19,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, '..', '..', 'fork')]
 import qmp  # noqa: E402
 import tap  # noqa: E402
-from migration_peer import (SMBASE_LOCKED, UPSTREAM, machine_args,  # noqa: E402
+from migration_peer import (MACHINE_10, PEERS_10, SMBASE_LOCKED,  # noqa: E402
+                            UPSTREAM, assert_smram_after, machine_args,
+                            require_peer,
                             migrate, require_upstream, smi_state,
                             smram_state)
 
@@ -95,6 +97,21 @@ def test_fork_to_upstream(diag):
 def test_upstream_to_fork(diag):
     require_upstream()
     migrate_and_compare(UPSTREAM, qmp.QEMU, 'pc-q35-7.2', 0x7, diag)
+
+
+def peer_10_test(peer, how, to_peer):
+    """
+    pc-q35-10.0 with an upstream 10.0 binary, at the UEFI shell: the SMI
+    state and the SMRAM locks (upstream 10.0 keeps the SMBASE lock) read
+    the same on the destination.
+    """
+    def test(diag):
+        require_peer(peer, how)
+        src, dst = (qmp.QEMU, peer) if to_peer else (peer, qmp.QEMU)
+        before, after = migrate_at_shell(src, dst, diag, MACHINE_10)
+        assert before[0]['negotiated'] == 0x7, before
+        assert_smram_after(dst, before[1], after[1])
+    return test
 
 
 def compat_machine_test(machine, features, src_qemu, dst_qemu):
@@ -203,4 +220,9 @@ if __name__ == '__main__':
         for machine, features in (('pc-q35-5.1', 0x1), ('pc-q35-2.8', 0x0))
         for name, src, dst in (('fork-to-upstream', qmp.QEMU, UPSTREAM),
                                ('upstream-to-fork', UPSTREAM, qmp.QEMU))
+    ] + [
+        ('migration/ovmf-shell/%s/%s' % (MACHINE_10, direction % name),
+         peer_10_test(path, how, to_peer))
+        for name, path, how in PEERS_10
+        for direction, to_peer in (('fork-to-%s', True), ('%s-to-fork', False))
     ])
