@@ -24,6 +24,50 @@ OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 OVMF32_CODE = '/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd'
 OVMF32_VARS = '/usr/share/OVMF/OVMF32_VARS_4M.fd'
 
+# Newer OVMF generations, unpacked under build/firmware by
+# fork/fetch-firmware: trixie's 2025.02 (ovmf, ovmf-ia32), sid's 2026.08
+# (ovmf-generic).
+FIRMWARE_DIR = os.path.join(BUILD, 'firmware')
+
+
+def _unpacked(suite, name):
+    return os.path.join(FIRMWARE_DIR, suite, 'root', 'usr', 'share', 'OVMF',
+                        name)
+
+
+# OVMF SMM builds by name: (code, variable store template, where from)
+OVMF_BUILDS = {
+    'ovmf': (OVMF_CODE, OVMF_VARS, 'Debian package ovmf (2022.11)'),
+    'ovmf-ia32': (OVMF32_CODE, OVMF32_VARS,
+                  'Debian package ovmf-ia32 (2022.11)'),
+    'ovmf-trixie': (_unpacked('trixie', 'OVMF_CODE_4M.secboot.fd'),
+                     _unpacked('trixie', 'OVMF_VARS_4M.fd'),
+                     "Debian trixie's ovmf 2025.02: fork/fetch-firmware"),
+    'ovmf-ia32-trixie': (_unpacked('trixie', 'OVMF32_CODE_4M.secboot.fd'),
+                          _unpacked('trixie', 'OVMF32_VARS_4M.fd'),
+                          "Debian trixie's ovmf-ia32 2025.02: "
+                          "fork/fetch-firmware"),
+    'ovmf-sid': (_unpacked('sid', 'OVMF_CODE_4M.secboot.fd'),
+                     _unpacked('sid', 'OVMF_VARS_4M.fd'),
+                     "Debian sid's ovmf-generic 2026.08: fork/fetch-firmware "
+                     "sid"),
+}
+
+
+def ovmf_missing(build):
+    """Why the OVMF build cannot run here, or None."""
+    code, template, origin = OVMF_BUILDS[build]
+    for path in (code, template):
+        if not os.path.exists(path):
+            why = origin
+            unavailable = os.path.join(FIRMWARE_DIR, 'UNAVAILABLE-' + build)
+            if os.path.exists(unavailable):
+                with open(unavailable) as f:
+                    why = f.read().strip()
+            return '%s missing (%s)' % (path, why)
+    return None
+
+
 # ICH9-LPC, whatever its place in the composition tree: the machine links it.
 LPC_PATH = '/machine/acpi-device'
 
@@ -228,13 +272,12 @@ class VM:
 
 def firmware_args(firmware, tmp, vars_file=None):
     """
-    QEMU arguments for a firmware: 'ovmf', 'ovmf-ia32', 'seabios' or a file
-    path.  OVMF gets a fresh copy of its variable store in tmp, or
+    QEMU arguments for a firmware: a name of OVMF_BUILDS, 'seabios' or a
+    file path.  OVMF gets a fresh copy of its variable store in tmp, or
     vars_file when a test keeps the store across QEMU processes.
     """
-    if firmware in ('ovmf', 'ovmf-ia32'):
-        code, template = ((OVMF_CODE, OVMF_VARS) if firmware == 'ovmf'
-                          else (OVMF32_CODE, OVMF32_VARS))
+    if firmware in OVMF_BUILDS:
+        code, template, _ = OVMF_BUILDS[firmware]
         if vars_file is None:
             vars_file = os.path.join(tmp, os.path.basename(template))
             shutil.copyfile(template, vars_file)
@@ -248,5 +291,5 @@ def firmware_args(firmware, tmp, vars_file=None):
         return []
     if os.path.exists(firmware):
         return ['-bios', firmware]
-    raise ValueError('unknown firmware %r (ovmf, ovmf-ia32, seabios or a '
-                     'file)' % firmware)
+    raise ValueError('unknown firmware %r (%s, seabios or a file)'
+                     % (firmware, ', '.join(OVMF_BUILDS)))

@@ -12,10 +12,16 @@
 #                    variable set by a shell script reads back, also in
 #                    the next QEMU process on the same variable store
 #
+# OVMF in three generations (fork/qmp.py OVMF_BUILDS): bookworm's 2022.11
+# (installed), trixie's 2025.02 and sid's newest (unpacked by
+# fork/fetch-firmware; sid's cells skip with the reason when Debian does
+# not serve it).
+#
 # Each check is a function of (diag, vcpus) that raises on failure: the
 # fast subset runs as a test (test-firmware-matrix-fast-linux-guest.py),
 # the whole matrix from fork/firmware-matrix, which prints the table.
 
+import functools
 import os
 import secrets
 import shutil
@@ -38,9 +44,10 @@ SHELL_TIMEOUT = 300
 IA32_CPU = 'coreduo'
 
 
-def require(path, package):
-    if not os.path.exists(path):
-        raise tap.Skip('%s missing (Debian package %s)' % (path, package))
+def require(build):
+    why = qmp.ovmf_missing(build)
+    if why:
+        raise tap.Skip(why)
 
 
 def per_cpu_smm_entries(vm):
@@ -48,6 +55,8 @@ def per_cpu_smm_entries(vm):
 
 
 def boot_linux(diag, vcpus, firmware):
+    if firmware != 'seabios':
+        require(firmware)
     g = linux_guest.LinuxGuest(smp=vcpus, firmware=firmware,
                                name='matrix-%s' % firmware)
     diag.cleanup.append(g.shutdown)
@@ -73,21 +82,20 @@ def seabios_boot(diag, vcpus):
 
 # OVMF x64
 
-def ovmf_linux(diag, vcpus):
-    require(qmp.OVMF_CODE, 'ovmf')
-    g = boot_linux(diag, vcpus, 'ovmf')
+def ovmf_linux(diag, vcpus, build):
+    g = boot_linux(diag, vcpus, build)
     chip = g.cmd('query-smi')['chipset']
     assert chip['negotiated-features'] == 0x7, chip
     assert all(n > 0 for n in per_cpu_smm_entries(g)), g.smi_table()
     return g
 
 
-def ovmf_x64_boot(diag, vcpus):
-    ovmf_linux(diag, vcpus)
+def ovmf_x64_boot(diag, vcpus, build):
+    ovmf_linux(diag, vcpus, build)
 
 
-def ovmf_x64_variables(diag, vcpus):
-    g = ovmf_linux(diag, vcpus)
+def ovmf_x64_variables(diag, vcpus, build):
+    g = ovmf_linux(diag, vcpus, build)
     nonce = 'fork-%s' % secrets.token_hex(4)
     before = sum(per_cpu_smm_entries(g))
     g.write_efivar(nonce)
@@ -102,8 +110,8 @@ def ovmf_x64_variables(diag, vcpus):
     assert g.read_efivar() == nonce
 
 
-def ovmf_x64_s3(diag, vcpus):
-    g = ovmf_linux(diag, vcpus)
+def ovmf_x64_s3(diag, vcpus, build):
+    g = ovmf_linux(diag, vcpus, build)
     g.write_efivar('before-s3')
     start = len(g.console())
     g.type('echo mem > /sys/power/state; echo GUEST-RESUMED $?\n')
@@ -129,8 +137,21 @@ def ovmf_x64_s3(diag, vcpus):
 
 # OVMF ia32: a shell script on a FAT disk does what Linux does on x64
 
-def fat_disk(diag, script):
-    """A raw FAT disk image holding startup.nsh; its path."""
+# Since 2023 Debian's SMM (secboot) builds have no built-in UEFI shell, which
+# would bypass Secure Boot (ovmf's README.Debian): the disk boots trixie's
+# efi-shell-ia32 (fork/fetch-firmware) from the removable-media path instead.
+EXTERNAL_SHELL = {
+    'ovmf-ia32-trixie': os.path.join(qmp.FIRMWARE_DIR, 'trixie', 'root', 'usr',
+                                     'share', 'efi-shell-ia32',
+                                     'shellia32.efi'),
+}
+
+
+def fat_disk(diag, script, shell=None):
+    """
+    A raw FAT disk image holding startup.nsh, and the UEFI shell shell as
+    EFI/BOOT/BOOTIA32.EFI when given; its path.
+    """
     tmp = tempfile.mkdtemp(prefix='fork-matrix-fat-')
     diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
     nsh = os.path.join(tmp, 'startup.nsh')
@@ -138,20 +159,27 @@ def fat_disk(diag, script):
     with open(nsh, 'w') as f:
         f.write('@echo -off\r\n' + ''.join(ln + '\r\n' for ln in script))
     mkfs = shutil.which('mkfs.vfat') or '/usr/sbin/mkfs.vfat'
-    for argv in ([mkfs, '-C', '-n', 'FORKMATRIX', img, '8192'],
-                 ['mcopy', '-i', img, nsh, '::startup.nsh']):
+    steps = [[mkfs, '-C', '-n', 'FORKMATRIX', img, '8192'],
+             ['mcopy', '-i', img, nsh, '::startup.nsh']]
+    if shell:
+        steps += [['mmd', '-i', img, '::EFI', '::EFI/BOOT'],
+                  ['mcopy', '-i', img, shell, '::EFI/BOOT/BOOTIA32.EFI']]
+    for argv in steps:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
     return img, tmp
 
 
-def ia32_shell(diag, vcpus, script, vars_file=None):
+def ia32_shell(diag, vcpus, build, script, vars_file=None):
     """Boot OVMF ia32 to the shell, which runs script; the console."""
-    require(qmp.OVMF32_CODE, 'ovmf-ia32')
-    img, _ = fat_disk(diag, script + ['echo FORK-MATRIX-DONE'])
+    require(build)
+    shell = EXTERNAL_SHELL.get(build)
+    if shell and not os.path.exists(shell):
+        raise tap.Skip('%s missing (fork/fetch-firmware)' % shell)
+    img, _ = fat_disk(diag, script + ['echo FORK-MATRIX-DONE'], shell)
     vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
                  '-cpu', IA32_CPU, '-smp', str(vcpus), '-m', '512',
                  '-drive', 'file=%s,format=raw,media=disk,if=ide' % img],
-                firmware='ovmf-ia32', name='matrix-ia32',
+                firmware=build, name='matrix-ia32',
                 vars_file=vars_file)
     diag.cleanup.append(vm.shutdown)
     diag.append(lambda: 'console tail:\n' +
@@ -176,36 +204,56 @@ def shell_var_dump(console, nonce_hex):
     return head in console and data in console.upper()
 
 
-def ovmf_ia32_boot(diag, vcpus):
-    console = ia32_shell(diag, vcpus, ['echo FORK-MATRIX-SHELL'])
+def ovmf_ia32_boot(diag, vcpus, build):
+    console = ia32_shell(diag, vcpus, build, ['echo FORK-MATRIX-SHELL'])
     assert 'UEFI Interactive Shell' in console
 
 
-def ovmf_ia32_variables(diag, vcpus):
+def ovmf_ia32_variables(diag, vcpus, build):
+    require(build)
     nonce = secrets.token_hex(6).upper()
     tmp = tempfile.mkdtemp(prefix='fork-matrix-vars-')
     diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
     vars_file = os.path.join(tmp, 'OVMF32_VARS.fd')
-    shutil.copyfile(qmp.OVMF32_VARS, vars_file)
+    shutil.copyfile(qmp.OVMF_BUILDS[build][1], vars_file)
     setvar = 'setvar ForkMatrix -guid %s' % VAR_GUID
-    console = ia32_shell(diag, vcpus, ['%s -nv -bs -rt =%s' % (setvar, nonce),
-                                       setvar], vars_file)
+    console = ia32_shell(diag, vcpus, build,
+                         ['%s -nv -bs -rt =%s' % (setvar, nonce), setvar],
+                         vars_file)
     assert shell_var_dump(console, nonce), 'variable not read back'
     # a new QEMU process on the same flash: the store is non-volatile
-    console = ia32_shell(diag, vcpus, [setvar], vars_file)
+    console = ia32_shell(diag, vcpus, build, [setvar], vars_file)
     assert shell_var_dump(console, nonce), 'variable lost across power off'
 
 
+def x64_checks(build):
+    return {check: functools.partial(f, build=build) for check, f in
+            (('boot', ovmf_x64_boot), ('variables', ovmf_x64_variables),
+             ('s3', ovmf_x64_s3))}
+
+
+def ia32_checks(build):
+    return {check: functools.partial(f, build=build) for check, f in
+            (('boot', ovmf_ia32_boot), ('variables', ovmf_ia32_variables))}
+
+
 FIRMWARES = {
-    # name -> (what, {check: function})
+    # name -> (what, {check: function(diag, vcpus)})
     'seabios': ("Debian's SeaBIOS", {'boot': seabios_boot}),
-    'ovmf-x64': ("Debian's OVMF SMM build (x64)",
-                 {'boot': ovmf_x64_boot, 'variables': ovmf_x64_variables,
-                  's3': ovmf_x64_s3}),
-    'ovmf-ia32': ("Debian's OVMF SMM build (ia32, -cpu %s)" % IA32_CPU,
-                  {'boot': ovmf_ia32_boot,
-                   'variables': ovmf_ia32_variables}),
+    'ovmf-x64': ("Debian bookworm's OVMF 2022.11 SMM build (x64)",
+                 x64_checks('ovmf')),
+    'ovmf-x64-trixie': ("Debian trixie's OVMF 2025.02 SMM build (x64)",
+                        x64_checks('ovmf-trixie')),
+    'ovmf-x64-sid': ("Debian sid's newest OVMF SMM build (x64, "
+                     "ovmf-generic)", x64_checks('ovmf-sid')),
+    'ovmf-ia32': ("Debian bookworm's OVMF 2022.11 SMM build (ia32, -cpu %s)"
+                  % IA32_CPU, ia32_checks('ovmf-ia32')),
+    'ovmf-ia32-trixie': ("Debian trixie's OVMF 2025.02 SMM build (ia32, "
+                         "-cpu %s)" % IA32_CPU,
+                         ia32_checks('ovmf-ia32-trixie')),
 }
+# make check: all but sid's, which Debian may stop serving
+FAST_FIRMWARES = tuple(fw for fw in FIRMWARES if not fw.endswith('-sid'))
 
 
 def cells(vcpus=VCPUS, firmwares=tuple(FIRMWARES)):
@@ -220,9 +268,9 @@ def cell_name(fw, n, check):
     return 'firmware-matrix/%s/%dcpu/%s' % (fw, n, check)
 
 
-def tap_tests(vcpus):
+def tap_tests(vcpus, firmwares=FAST_FIRMWARES):
     return [(cell_name(fw, n, check), (lambda f, k: lambda d: f(d, k))(f, n))
-            for fw, n, check, f in cells(vcpus)]
+            for fw, n, check, f in cells(vcpus, firmwares)]
 
 
 def run_cell(func, vcpus):

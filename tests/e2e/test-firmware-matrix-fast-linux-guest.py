@@ -3,9 +3,10 @@
 #
 # End-to-end, real firmware and a real Linux guest: the fast subset of the
 # firmware matrix (firmware_matrix.py), 1 and 2 vCPUs -- SeaBIOS boots
-# Linux; OVMF x64 boots Linux, keeps a UEFI variable across a reboot and
-# survives S3; OVMF ia32 runs a UEFI shell script that sets and reads a
-# variable.  'fork/firmware-matrix' (make firmware-matrix) runs them all.
+# Linux; OVMF x64 (bookworm's 2022.11, trixie's 2025.02) boots Linux,
+# keeps a UEFI variable across a reboot and survives S3; OVMF ia32 (both)
+# runs a UEFI shell script that sets and reads a variable.
+# 'fork/firmware-matrix' (make firmware-matrix) runs them all, sid's too.
 # check-timeout: 1200
 
 import os
