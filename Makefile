@@ -19,7 +19,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build build-unpatched run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
+.PHONY: all build build-unpatched peer-10.0 firmware run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
         series series-build-check upstream-report devtree export-patches devtree-discard \
         clean distclean help
 
@@ -44,8 +44,18 @@ build: deps-build configure
 run: deps-run build
 	@$(TOP)/fork/run-vm $(RUN_ARGS)
 
-check: deps-check build build-unpatched
+check: deps-check build build-unpatched peer-10.0 firmware
 	@$(TOP)/fork/check $(CHECK_ARGS)
+
+# Debian's upstream 10.0 binary (bookworm-backports), unpacked in
+# build/peer-10.0: migration peer and canary
+peer-10.0:
+	@$(TOP)/fork/fetch-peer
+
+# trixie's OVMF 2025.02 next to bookworm's 2022.11, unpacked in
+# build/firmware; firmware-matrix also tries sid's newest
+firmware:
+	@$(TOP)/fork/fetch-firmware
 
 # The unpatched base built with the same options (build/base-qemu): the
 # upstream canaries of make check and the baseline of make bench.
@@ -62,13 +72,14 @@ bench-hotplug: deps-run build
 
 # SMI cost against the unpatched base and Debian's 7.2 (README.rst), e.g.
 # BENCH_ARGS="--runs 5 --only smi,inject"
-bench: deps-bench build
+bench: deps-bench build peer-10.0
 	@$(TOP)/fork/bench-smi $(BENCH_ARGS)
 
 # The firmware matrix (SeaBIOS, OVMF x64/ia32 x 1/2/4 vCPUs), e.g.
 # MATRIX_ARGS="--vcpus 1,2,4,8 --firmware ovmf-x64"
 MATRIX_ARGS ?=
 firmware-matrix: deps-check build
+	@$(TOP)/fork/fetch-firmware sid
 	@$(TOP)/fork/firmware-matrix $(MATRIX_ARGS)
 
 # ASan + UBSan build (build/asan) running the qtests and fast e2e tests

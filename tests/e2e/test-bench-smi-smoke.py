@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The benchmark ('make bench', fork/bench-smi) keeps working: its --smoke
-# run (1 run, 2 vCPUs, the fork and Debian's 7.2) measures every section,
+# run (1 run, 2 vCPUs, the fork and Debian's 10.0.2) measures every section,
 # prints the table with the ratios and writes results.json and
 # results.csv with sane numbers.  Not a timed test: no figure is judged.
 # check-timeout: 400
