@@ -27,8 +27,9 @@ all: build
 
 help:
 	@sed -n '3,6p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
-	@echo "Developer targets: build, series, devtree, export-patches,"
-	@echo "  devtree-discard, clean, distclean (see README.rst)"
+	@echo "Developer targets: build, build-unpatched, series, series-build-check,"
+	@echo "  upstream-report, devtree, export-patches, devtree-discard, clean,"
+	@echo "  distclean (see README.rst)"
 
 deps-build deps-run deps-check deps-fuzz deps-bench: deps-%:
 	@$(TOP)/fork/install-deps $*
