@@ -230,6 +230,17 @@ class VM:
                                % (timeout, what))
             time.sleep(interval)
 
+    def events_named(self, name):
+        """The QMP events of that name received so far."""
+        self.cmd('query-status')            # collects what is queued
+        return [e for e in self.events if e['event'] == name]
+
+    def wait_event(self, name, timeout):
+        """The first QMP event of that name; bounded."""
+        return self.wait_for('the QMP event %s' % name,
+                             lambda: self.events_named(name)[:1],
+                             timeout)[0]
+
     def console(self):
         try:
             with open(self.console_path, errors='replace') as f:

@@ -475,6 +475,62 @@ static void ich9_smi_get_periodic_deadline(Object *obj, Visitor *v,
     visit_type_int64(v, name, &val, errp);
 }
 
+/*
+ * Bit names of the ICH9 datasheet (82801I, PMBASE + 0x30 and + 0x34), for
+ * query-smi and info smi.  SMI_EN stores every bit; SMI_STS reads back
+ * only the bits this model sets.
+ */
+static const char *const smi_en_bit_names[32] = {
+    [0] = "GBL_SMI_EN", [1] = "EOS", [2] = "BIOS_EN",
+    [3] = "LEGACY_USB_EN", [4] = "SLP_SMI_EN", [5] = "APMC_EN",
+    [6] = "SWSMI_TMR_EN", [7] = "BIOS_RLS", [11] = "MCSMI_EN",
+    [13] = "TCO_EN", [14] = "PERIODIC_EN", [17] = "LEGACY_USB2_EN",
+    [18] = "INTEL_USB2_EN", [27] = "GPIO_UNLOCK_SMI_EN",
+};
+
+static const char *const smi_sts_bit_names[32] = {
+    [5] = "APM_STS", [6] = "SWSMI_TMR_STS", [14] = "PERIODIC_STS",
+};
+
+static char *bit_names(uint32_t val, const char *const names[32])
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    int bit;
+
+    for (bit = 0; bit < 32; bit++) {
+        if (!(val & BIT(bit))) {
+            continue;
+        }
+        if (s->len) {
+            g_string_append_c(s, ',');
+        }
+        if (names[bit]) {
+            g_string_append(s, names[bit]);
+        } else {
+            g_string_append_printf(s, "bit %d", bit);
+        }
+    }
+    return g_string_free(g_steal_pointer(&s), false);
+}
+
+static void ich9_smi_get_en_bits(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    ICH9SMIState *s = opaque;
+    g_autofree char *val = bit_names(s->smi_en, smi_en_bit_names);
+
+    visit_type_str(v, name, &val, errp);
+}
+
+static void ich9_smi_get_sts_bits(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    ICH9SMIState *s = opaque;
+    g_autofree char *val = bit_names(ich9_smi_sts(s), smi_sts_bit_names);
+
+    visit_type_str(v, name, &val, errp);
+}
+
 void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
 {
     object_property_add_uint64_ptr(obj, "x-smi-host-features",
@@ -490,6 +546,14 @@ void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add(obj, "x-smi-sts", "uint32", ich9_smi_get_sts, NULL,
                         NULL, s);
+    object_property_add(obj, "x-smi-en-bits", "str", ich9_smi_get_en_bits,
+                        NULL, NULL, s);
+    object_property_add(obj, "x-smi-sts-bits", "str", ich9_smi_get_sts_bits,
+                        NULL, NULL, s);
+    object_property_add_uint8_ptr(obj, "x-smi-apm-cnt", &s->apm_cnt,
+                                  OBJ_PROP_FLAG_READ);
+    object_property_add_uint8_ptr(obj, "x-smi-apm-sts", &s->apm_sts,
+                                  OBJ_PROP_FLAG_READ);
     object_property_add(obj, "x-smi-swsmi-timer-deadline", "int64",
                         ich9_smi_get_swsmi_deadline, NULL, NULL, s);
     object_property_add(obj, "x-smi-periodic-timer-deadline", "int64",
@@ -532,6 +596,7 @@ void ich9_smi_init(ICH9SMIState *s, Object *owner, MemoryRegion *io_space,
     s->tco = tco;
     s->smm_enabled = smm_enabled;
     ich9_smi_timers_init(&s->timers, lpc_config, ich9_smi_timer_expired, s);
+    ich9_smi_watchdog_start(&s->watchdog);
 
     memory_region_init_io(&s->apm_io, owner, &ich9_apm_ops, s, "ich9-apm",
                           2);

@@ -1,8 +1,8 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Per-vCPU SMI accounting, and the query-smi / info smi commands that
- * show it next to the chipset's SMI state.
+ * Per-vCPU SMI accounting and SMM state, and the query-smi / info smi
+ * commands that show them next to the chipset's SMI state.
  *
  * Why here and not in the chipset: SMIs reach a vCPU from several devices
  * (ICH9 APM, the local APIC, TCO, PIIX4), and a test of SMI delivery needs
@@ -15,6 +15,8 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qapi/qapi-commands-smi-target.h"
@@ -22,6 +24,7 @@
 #include "monitor/hmp-target.h"
 #include "monitor/monitor.h"
 #include "hw/core/cpu.h"
+#include "hw/i386/apic.h"
 #include "cpu.h"
 #include "trace.h"
 
@@ -55,16 +58,39 @@ void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source)
     cpu_interrupt(cs, CPU_INTERRUPT_SMI);
 }
 
+/* TCG enters SMM from cpu_handle_interrupt(), under the BQL */
 void x86_cpu_smm_entered(X86CPU *cpu)
 {
-    stat64_add(&cpu->smi_stats.smm_entries, 1);
-    trace_x86_cpu_smm_enter(CPU(cpu)->cpu_index,
-                            stat64_get(&cpu->smi_stats.smm_entries));
+    X86SMIStats *s = &cpu->smi_stats;
+
+    stat64_add(&s->smm_entries, 1);
+    s->smm_stay = stat64_get(&s->smm_entries);
+    s->smm_stay_vclock_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    s->smm_stay_host_ns = qemu_clock_get_ns(QEMU_CLOCK_HOST);
+    trace_x86_cpu_smm_enter(CPU(cpu)->cpu_index, s->smm_stay);
 }
 
 void x86_cpu_smm_left(X86CPU *cpu)
 {
     trace_x86_cpu_smm_exit(CPU(cpu)->cpu_index);
+}
+
+bool x86_cpu_in_smm(X86CPU *cpu)
+{
+    return qatomic_read(&cpu->env.hflags) & HF_SMM_MASK;
+}
+
+bool x86_cpu_smm_stay(X86CPU *cpu, X86SMMStay *stay)
+{
+    const X86SMIStats *s = &cpu->smi_stats;
+
+    if (!x86_cpu_in_smm(cpu) || !s->smm_stay) {
+        return false;
+    }
+    stay->id = s->smm_stay;
+    stay->entry_vclock_ns = s->smm_stay_vclock_ns;
+    stay->entry_host_ns = s->smm_stay_host_ns;
+    return true;
 }
 
 uint64_t x86_cpu_smi_injected(X86CPU *cpu, X86SMISource source)
@@ -140,6 +166,24 @@ void x86_cpu_class_add_smi_stats_properties(ObjectClass *oc)
 
 /* query-smi, info smi */
 
+/* The chipset names the bits set in a register as "NAME1,NAME2" */
+static strList *get_bit_names(Object *lpc, const char *prop, Error **errp)
+{
+    g_autofree char *joined = object_property_get_str(lpc, prop, errp);
+    g_auto(GStrv) names = NULL;
+    strList *list = NULL;
+    int i;
+
+    if (!joined || !*joined) {
+        return NULL;
+    }
+    names = g_strsplit(joined, ",", -1);
+    for (i = g_strv_length(names) - 1; i >= 0; i--) {
+        QAPI_LIST_PREPEND(list, g_strdup(names[i]));
+    }
+    return list;
+}
+
 /*
  * The chipset state comes through the LPC device's read-only QOM
  * properties; a missing one is a bug, reported rather than fatal.
@@ -170,6 +214,18 @@ static bool query_smi_chipset(SmiChipsetInfo **out, Error **errp)
             object_property_get_uint(lpc, "x-smi-negotiated-features", &err);
     }
     if (!err) {
+        info->apm_cnt = object_property_get_uint(lpc, "x-smi-apm-cnt", &err);
+    }
+    if (!err) {
+        info->apm_sts = object_property_get_uint(lpc, "x-smi-apm-sts", &err);
+    }
+    if (!err) {
+        info->smi_en_bits = get_bit_names(lpc, "x-smi-en-bits", &err);
+    }
+    if (!err) {
+        info->smi_sts_bits = get_bit_names(lpc, "x-smi-sts-bits", &err);
+    }
+    if (!err) {
         info->smi_en = object_property_get_uint(lpc, "x-smi-en", &err);
     }
     if (!err) {
@@ -195,8 +251,38 @@ static bool query_smi_chipset(SmiChipsetInfo **out, Error **errp)
     return true;
 }
 
+/*
+ * What a vCPU is doing as far as SMM is concerned.  Read from the main
+ * loop while the vCPU may run: each value is one consistent read, the set
+ * is a snapshot of a moment, which is what a hang shows anyway.
+ */
+static void query_smm_state(X86CPU *cpu, int64_t now, SmiCpuInfo *c)
+{
+    CPUState *cs = CPU(cpu);
+    int pending = qatomic_read(&cs->interrupt_request);
+    X86SMMStay stay;
+
+    c->in_smm = x86_cpu_in_smm(cpu);
+    if (x86_cpu_smm_stay(cpu, &stay)) {
+        c->has_smm_entered_ns = true;
+        c->smm_entered_ns = stay.entry_vclock_ns;
+        c->has_smm_entered_host_ns = true;
+        c->smm_entered_host_ns = stay.entry_host_ns;
+        c->has_smm_duration_ns = true;
+        c->smm_duration_ns = now - stay.entry_vclock_ns;
+    }
+    c->smbase = qatomic_read(&cpu->env.smbase);
+    c->smi_pending = pending & CPU_INTERRUPT_SMI;
+    c->nmi_pending = pending & CPU_INTERRUPT_NMI;
+    c->init_held = c->in_smm && (pending & CPU_INTERRUPT_INIT);
+    c->wait_for_sipi = cpu->apic_state &&
+                       apic_waiting_for_sipi(cpu->apic_state);
+    c->halted = qatomic_read(&cs->halted);
+}
+
 SmiInfo *qmp_query_smi(Error **errp)
 {
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     SmiChipsetInfo *chipset;
     SmiInfo *info;
     SmiCpuInfoList **tail;
@@ -207,6 +293,7 @@ SmiInfo *qmp_query_smi(Error **errp)
     }
     info = g_new0(SmiInfo, 1);
     info->chipset = chipset;
+    info->vclock_ns = now;
     tail = &info->cpus;
     CPU_FOREACH(cs) {
         X86CPU *cpu = X86_CPU(cs);
@@ -222,9 +309,95 @@ SmiInfo *qmp_query_smi(Error **errp)
         c->timer = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_TIMER);
         c->other = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_OTHER);
         c->smm_entries = x86_cpu_smm_entries(cpu);
+        query_smm_state(cpu, now, c);
         QAPI_LIST_APPEND(tail, c);
     }
     return info;
+}
+
+static void hmp_print_bits(Monitor *mon, const char *reg, uint32_t val,
+                           strList *names)
+{
+    monitor_printf(mon, "          %-7s 0x%08" PRIx32 " (", reg, val);
+    if (!names) {
+        monitor_printf(mon, "none");
+    }
+    for (; names; names = names->next) {
+        monitor_printf(mon, "%s%s", names->value, names->next ? " " : "");
+    }
+    monitor_printf(mon, ")\n");
+}
+
+static void hmp_print_chipset(Monitor *mon, SmiChipsetInfo *c)
+{
+    monitor_printf(mon, "ICH9 SMI: host features 0x%" PRIx64
+                   ", requested 0x%" PRIx64 ", negotiated 0x%" PRIx64
+                   " (features-ok %s)\n",
+                   c->host_features, c->requested_features,
+                   c->negotiated_features, c->features_ok ? "yes" : "no");
+    monitor_printf(mon, "          APM_CNT 0x%02x (last command), "
+                   "APM_STS 0x%02x\n", c->apm_cnt, c->apm_sts);
+    hmp_print_bits(mon, "SMI_EN", c->smi_en, c->smi_en_bits);
+    hmp_print_bits(mon, "SMI_STS", c->smi_sts, c->smi_sts_bits);
+    if (c->has_swsmi_timer_deadline) {
+        monitor_printf(mon, "          software SMI timer expires at "
+                       "%" PRId64 " ns (virtual clock)\n",
+                       c->swsmi_timer_deadline);
+    }
+    if (c->has_periodic_timer_deadline) {
+        monitor_printf(mon, "          periodic SMI timer expires at "
+                       "%" PRId64 " ns (virtual clock)\n",
+                       c->periodic_timer_deadline);
+    }
+}
+
+static const char *yes_or_dash(bool b)
+{
+    return b ? "yes" : "-";
+}
+
+static void hmp_print_smm_state(Monitor *mon, SmiInfo *info)
+{
+    g_autoptr(GString) in_smm = g_string_new(NULL);
+    SmiCpuInfoList *l;
+
+    monitor_printf(mon, "%4s %4s %12s %10s %4s %4s %5s %10s %7s\n", "CPU",
+                   "SMM", "for (ms)", "SMBASE", "SMI", "NMI", "INIT",
+                   "wait-SIPI", "halted");
+    for (l = info->cpus; l; l = l->next) {
+        SmiCpuInfo *c = l->value;
+        g_autofree char *since = c->has_smm_duration_ns ?
+            g_strdup_printf("%.3f", c->smm_duration_ns / 1e6) :
+            g_strdup("-");
+
+        monitor_printf(mon, "%4" PRId64 " %4s %12s 0x%08" PRIx32
+                       " %4s %4s %5s %10s %7s\n",
+                       c->cpu_index, yes_or_dash(c->in_smm), since, c->smbase,
+                       yes_or_dash(c->smi_pending),
+                       yes_or_dash(c->nmi_pending),
+                       yes_or_dash(c->init_held),
+                       yes_or_dash(c->wait_for_sipi),
+                       yes_or_dash(c->halted));
+        if (!c->in_smm) {
+            continue;
+        }
+        g_string_append_printf(in_smm, "%sCPU %" PRId64,
+                               in_smm->len ? ", " : "", c->cpu_index);
+        if (c->has_smm_duration_ns) {
+            int64_t host_ms = c->smm_entered_host_ns / SCALE_MS;
+            g_autoptr(GDateTime) t =
+                g_date_time_new_from_unix_utc(host_ms / 1000);
+            g_autofree char *hms = g_date_time_format(t, "%H:%M:%S");
+
+            g_string_append_printf(in_smm, " for %" PRId64
+                                   " ms (since %s.%03d UTC)",
+                                   c->smm_duration_ns / SCALE_MS, hms,
+                                   (int)(host_ms % 1000));
+        } else {
+            g_string_append(in_smm, " (entry not seen)");
+        }
+    }
+    monitor_printf(mon, "in SMM now: %s\n", in_smm->len ? in_smm->str : "none");
 }
 
 void hmp_info_smi(Monitor *mon, const QDict *qdict)
@@ -239,27 +412,7 @@ void hmp_info_smi(Monitor *mon, const QDict *qdict)
         return;
     }
     if (info->chipset) {
-        SmiChipsetInfo *c = info->chipset;
-
-        monitor_printf(mon, "ICH9 SMI: host features 0x%" PRIx64
-                       ", requested 0x%" PRIx64 ", negotiated 0x%" PRIx64
-                       " (features-ok %s)\n",
-                       c->host_features, c->requested_features,
-                       c->negotiated_features,
-                       c->features_ok ? "yes" : "no");
-        monitor_printf(mon, "          SMI_EN 0x%08" PRIx32
-                       ", SMI_STS 0x%08" PRIx32 "\n",
-                       c->smi_en, c->smi_sts);
-        if (c->has_swsmi_timer_deadline) {
-            monitor_printf(mon, "          software SMI timer expires at "
-                           "%" PRId64 " ns (virtual clock)\n",
-                           c->swsmi_timer_deadline);
-        }
-        if (c->has_periodic_timer_deadline) {
-            monitor_printf(mon, "          periodic SMI timer expires at "
-                           "%" PRId64 " ns (virtual clock)\n",
-                           c->periodic_timer_deadline);
-        }
+        hmp_print_chipset(mon, info->chipset);
     } else {
         monitor_printf(mon, "no ICH9 SMI block on this machine\n");
     }
@@ -276,4 +429,5 @@ void hmp_info_smi(Monitor *mon, const QDict *qdict)
                        c->apm_unicast, c->apic, c->timer, c->other,
                        c->smm_entries);
     }
+    hmp_print_smm_state(mon, info);
 }

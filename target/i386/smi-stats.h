@@ -3,7 +3,8 @@
  *
  * Per-vCPU SMI accounting: every SMI raised for a vCPU goes through
  * x86_cpu_raise_smi(), which counts it by source before it becomes a
- * pending interrupt; TCG counts the vCPU's SMM entries.
+ * pending interrupt; TCG counts the vCPU's SMM entries and stamps each
+ * stay in SMM with the time it began, for hang diagnosis.
  *
  * Copyright (c) 2026 The Q35 SMM fork authors
  */
@@ -30,7 +31,26 @@ typedef enum X86SMISource {
 typedef struct X86SMIStats {
     Stat64 injected[X86_SMI_SOURCE__MAX];
     Stat64 smm_entries;
+
+    /*
+     * The latest SMM stay: written on SMM entry, read by the monitor and
+     * the SMM watchdog, all under the BQL.  0 while no entry was seen
+     * (other accelerators, or a stay begun before an incoming migration).
+     */
+    uint64_t smm_stay;                  /* the smm_entries count it began */
+    int64_t smm_stay_vclock_ns;         /* QEMU_CLOCK_VIRTUAL at entry */
+    int64_t smm_stay_host_ns;           /* QEMU_CLOCK_HOST at entry */
+
+    /* The SMM watchdog's: the last stay it reported (smm_stay value) */
+    uint64_t watchdog_reported_stay;
 } X86SMIStats;
+
+/* The vCPU's current stay in SMM, as far as it is known */
+typedef struct X86SMMStay {
+    uint64_t id;                        /* X86SMIStats.smm_stay */
+    int64_t entry_vclock_ns;
+    int64_t entry_host_ns;
+} X86SMMStay;
 
 /*
  * Count and raise an SMI for @cpu; the only way SMIs are raised.  Call
@@ -41,6 +61,13 @@ void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source);
 /* Called by the accelerator each time @cpu enters / leaves SMM. */
 void x86_cpu_smm_entered(X86CPU *cpu);
 void x86_cpu_smm_left(X86CPU *cpu);
+
+/*
+ * Whether @cpu is in SMM now; if so and the entry was seen, fill @stay
+ * and return true.  Call with the BQL held.
+ */
+bool x86_cpu_in_smm(X86CPU *cpu);
+bool x86_cpu_smm_stay(X86CPU *cpu, X86SMMStay *stay);
 
 uint64_t x86_cpu_smi_injected(X86CPU *cpu, X86SMISource source);
 uint64_t x86_cpu_smi_injected_total(X86CPU *cpu);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The tiny -bios guest of the SMBASE window tests (smm-guest/): assemble it
-# with binutils, and decode what it reports on the debug console.
+# The tiny -bios guests of the SMM tests (smm-guest/): assemble them with
+# binutils, and decode what they report on the debug console.
 
 import os
 import subprocess
@@ -9,10 +9,11 @@ import subprocess
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def build_guest(tmp):
-    """Assemble the 64 KiB -bios image with binutils."""
-    src = os.path.join(HERE, 'smm-guest', 'smbase-window.s')
-    obj, elf, img = (os.path.join(tmp, 'g.' + e) for e in ('o', 'elf', 'bin'))
+def build_guest(tmp, name='smbase-window'):
+    """Assemble smm-guest/NAME.s into a 64 KiB -bios image with binutils."""
+    src = os.path.join(HERE, 'smm-guest', name + '.s')
+    obj, elf, img = (os.path.join(tmp, name + '.' + e)
+                     for e in ('o', 'elf', 'bin'))
     for argv in (['as', '--32', '-o', obj, src],
                  ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
                   elf, obj],

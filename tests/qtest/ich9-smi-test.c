@@ -19,6 +19,7 @@
 #include "libqos/pci-pc.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "qobject/qstring.h"
 #include "qobject/qnum.h"
 #include "standard-headers/linux/qemu_fw_cfg.h"
 #include "migration/migration-qmp.h"
@@ -750,6 +751,82 @@ static void test_query_smi(void)
     machine_stop(m);
 }
 
+static void assert_bit_names(QDict *chipset, const char *key,
+                             const char *const *want)
+{
+    QList *names = qdict_get_qlist(chipset, key);
+    QListEntry *e;
+    int i = 0;
+
+    g_assert(names);
+    QLIST_FOREACH_ENTRY(names, e) {
+        g_assert_nonnull(want[i]);
+        g_assert_cmpstr(qstring_get_str(qobject_to(QString, e->value)), ==,
+                        want[i]);
+        i++;
+    }
+    g_assert_null(want[i]);
+}
+
+/*
+ * The diagnosis fields: the chipset's last APM command and named bits;
+ * per vCPU the SMM state.  The qtest accelerator runs no guest code, so
+ * an SMI raised here stays latched, which is exactly what query-smi
+ * must show; the application processor waits for SIPI.
+ */
+static void test_query_smi_diagnosis(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    static const char *const en_bits[] = {
+        "GBL_SMI_EN", "APMC_EN", "SWSMI_TMR_EN", "bit 9", "PERIODIC_EN",
+        NULL
+    };
+    static const char *const sts_bits[] = { "APM_STS", NULL };
+    static const char *const none[] = { NULL };
+    QDict *resp, *ret, *chipset, *cpu;
+    QListEntry *e;
+    int i = 0;
+
+    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    chipset = qdict_get_qdict(qdict_get_qdict(resp, "return"), "chipset");
+    assert_bit_names(chipset, "smi-en-bits", none);
+    assert_bit_names(chipset, "smi-sts-bits", none);
+    qobject_unref(resp);
+
+    negotiate(m, SMI_F_BROADCAST);
+    set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN | SMI_EN_SWSMI_TMR_EN |
+               BIT(9) | SMI_EN_PERIODIC_EN);
+    qtest_outb(m->qts, APM_STS_PORT, 0x42);
+    qtest_outb(m->qts, APM_CNT_PORT, 0x99);
+
+    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert_cmpint(qdict_get_int(ret, "vclock-ns"), >=, 0);
+    chipset = qdict_get_qdict(ret, "chipset");
+    g_assert_cmphex(qdict_get_int(chipset, "apm-cnt"), ==, 0x99);
+    g_assert_cmphex(qdict_get_int(chipset, "apm-sts"), ==, 0x42);
+    assert_bit_names(chipset, "smi-en-bits", en_bits);
+    assert_bit_names(chipset, "smi-sts-bits", sts_bits);
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(ret, "cpus"), e) {
+        cpu = qobject_to(QDict, e->value);
+        g_assert_false(qdict_get_bool(cpu, "in-smm"));
+        g_assert_false(qdict_haskey(cpu, "smm-entered-ns"));
+        g_assert_false(qdict_haskey(cpu, "smm-entered-host-ns"));
+        g_assert_false(qdict_haskey(cpu, "smm-duration-ns"));
+        g_assert_cmphex(qdict_get_int(cpu, "smbase"), ==, 0x30000);
+        g_assert_true(qdict_get_bool(cpu, "smi-pending"));
+        g_assert_false(qdict_get_bool(cpu, "nmi-pending"));
+        g_assert_false(qdict_get_bool(cpu, "init-held"));
+        /* the BSP runs; the AP waits for SIPI, halted */
+        g_assert_cmpint(qdict_get_bool(cpu, "wait-for-sipi"), ==, i == 1);
+        g_assert_cmpint(qdict_get_bool(cpu, "halted"), ==, i == 1);
+        i++;
+    }
+    g_assert_cmpint(i, ==, 2);
+    qobject_unref(resp);
+    machine_stop(m);
+}
+
 /* HMP 'info smi' prints the same as a table */
 static void test_hmp_info_smi(void)
 {
@@ -759,12 +836,21 @@ static void test_hmp_info_smi(void)
     set_smi_en(m, SMI_EN_GBL_SMI_EN | SMI_EN_APMC_EN);
     qtest_outb(m->qts, APM_CNT_PORT, 0x99);
     out = qtest_hmp(m->qts, "info smi");
-    g_assert_nonnull(strstr(out, "SMI_EN 0x00000021, SMI_STS 0x00000020"));
+    g_assert_nonnull(strstr(out, "APM_CNT 0x99 (last command), "
+                                 "APM_STS 0x00"));
+    g_assert_nonnull(strstr(out, "SMI_EN  0x00000021 (GBL_SMI_EN APMC_EN)"));
+    g_assert_nonnull(strstr(out, "SMI_STS 0x00000020 (APM_STS)"));
     g_assert_nonnull(strstr(out, "smm-entries"));
     g_assert_true(g_regex_match_simple("^ +0 +1 +0 +1 +0 +0 +0 +0\\r?$",
                                           out, G_REGEX_MULTILINE, 0));
     g_assert_true(g_regex_match_simple("^ +1 +0 +0 +0 +0 +0 +0 +0\\r?$",
                                           out, G_REGEX_MULTILINE, 0));
+    /* SMM state: nobody in SMM, the SMI latched, the AP waits for SIPI */
+    g_assert_true(g_regex_match_simple("^ +0 +- +- 0x00030000 +yes +- +- +- "
+                                       "+-\\r?$", out, G_REGEX_MULTILINE, 0));
+    g_assert_true(g_regex_match_simple("^ +1 +- +- 0x00030000 +- +- +- +yes "
+                                       "+yes\\r?$", out, G_REGEX_MULTILINE, 0));
+    g_assert_nonnull(strstr(out, "in SMM now: none"));
     machine_stop(m);
 }
 
@@ -1658,6 +1744,8 @@ int main(int argc, char **argv)
                    test_failed_write_after_lock_restored);
     qtest_add_func("/ich9-smi/host/hotunplug-without-hotplug-refused",
                    test_hotunplug_without_hotplug_refused);
+    qtest_add_func("/ich9-smi/accounting/query-smi-diagnosis",
+                   test_query_smi_diagnosis);
     qtest_add_func("/ich9-smi/accounting/query-smi", test_query_smi);
     qtest_add_func("/ich9-smi/accounting/hmp-info-smi", test_hmp_info_smi);
     qtest_add_func("/ich9-smi/accounting/counters-survive-reset",

@@ -16,6 +16,7 @@
 #include "hw/acpi/ich9_tco.h"
 #include "hw/nvram/fw_cfg.h"
 #include "hw/isa/ich9_smi_timer.h"
+#include "hw/isa/ich9_smi_watchdog.h"
 
 #define ICH9_APM_CNT_IOPORT                     0xb2
 #define ICH9_APM_STS_IOPORT                     0xb3
@@ -62,6 +63,9 @@ typedef struct ICH9SMIState {
 
     /* SWSMI_TMR_EN and PERIODIC_EN run these */
     ICH9SMITimers timers;
+
+    /* not a chipset function: reports vCPUs that stay in SMM too long */
+    ICH9SMIWatchdog watchdog;
 
     /* wiring */
     bool smm_enabled;
