@@ -25,6 +25,13 @@ from migration_peer import DEBIAN_10  # noqa: E402
 CPUHP_BASE = 0xcd8
 # the fork onlines a hot-added CPU in under a second (make bench-hotplug)
 FREEZE_TIMEOUT = 30
+# OVMF's SMIs take milliseconds; a hang is for ever
+HEALTHY_WATCHDOG_MS = 5000
+HANG_WATCHDOG_MS = 2000
+
+
+def watchdog(ms):
+    return ('-global', 'ICH9-LPC.smm-watchdog-ms=%d' % ms)
 
 
 def hotplug_two_then_unplug_one(firmware):
@@ -32,7 +39,7 @@ def hotplug_two_then_unplug_one(firmware):
 
 
 def test_hotplug_two_then_unplug_one(diag, firmware='ovmf'):
-    g = boot(diag, firmware=firmware)
+    g = boot(diag, *watchdog(HEALTHY_WATCHDOG_MS), firmware=firmware)
     chip = g.cmd('query-smi')['chipset']
     assert chip['negotiated-features'] == 0x7, chip
 
@@ -51,6 +58,47 @@ def test_hotplug_two_then_unplug_one(diag, firmware='ovmf'):
     cpu_del(g, 'hotcpu-b', 3)
     assert_guest_alive(g, '0-2')
     assert sorted(smi_by_index(g)) == [0, 1, 2]
+    # a healthy boot and hotplug never stays in SMM for long
+    assert g.events_named('SMM_WATCHDOG') == [], g.events
+
+
+def test_hang_signature_without_the_fix(diag):
+    """
+    The hang patch 0007 fixes, brought back with its test-only switch,
+    as query-smi and the SMM watchdog show it: after device_add, CPUs 0
+    and 1 stay in SMM (OVMF waits for the new CPU), each reported once;
+    the new CPU is out of SMM at the default SMBASE, never relocated: it
+    got two SMIs (the hotplug broadcast, the relocation IPI), entered SMM
+    once, and nothing is latched: the relocation SMI was lost.
+    """
+    g = boot(diag, '-global', CPU_TYPE + '.x-latch-smi-across-init=off',
+             *watchdog(HANG_WATCHDOG_MS))
+    g.cmd('device_add', driver=CPU_TYPE, id='lost', **free_slot(g))
+    g.wait_for('both boot CPUs reported by the SMM watchdog',
+               lambda: len(g.events_named('SMM_WATCHDOG')) >= 2,
+               FREEZE_TIMEOUT)
+    info = g.cmd('query-smi')
+    diag.append(lambda: 'query-smi: %r' % info)
+    cpus = {c['cpu-index']: c for c in info['cpus']}
+    for i in (0, 1):
+        assert cpus[i]['in-smm'], cpus[i]
+        assert cpus[i]['smm-duration-ns'] >= HANG_WATCHDOG_MS * 1000000, \
+            cpus[i]
+    new = cpus[2]
+    assert not new['in-smm'] and new['smbase'] == 0x30000, new
+    assert new['apm-broadcast'] == 1 and new['apic'] == 1, new
+    assert new['smm-entries'] == 1 and not new['smi-pending'], new
+    reported = sorted(e['data']['cpu-index']
+                      for e in g.events_named('SMM_WATCHDOG'))
+    assert reported == [0, 1], reported
+    for e in g.events_named('SMM_WATCHDOG'):
+        assert e['data']['smbase'] == cpus[e['data']['cpu-index']]['smbase']
+    # still there later, each stay reported once
+    later = {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
+    for i in (0, 1):
+        assert later[i]['smm-entered-ns'] == cpus[i]['smm-entered-ns']
+        assert later[i]['smm-duration-ns'] > cpus[i]['smm-duration-ns']
+    assert len(g.events_named('SMM_WATCHDOG')) == 2
 
 
 def test_plug_refused_without_hotplug_feature(diag):
@@ -149,6 +197,8 @@ if __name__ == '__main__':
          hotplug_two_then_unplug_one('ovmf-trixie')),
         ('cpu-hotplug/canary/debian-10.0.2-freezes-on-hot-add',
          test_canary_debian_10_freezes_on_hot_add),
+        ('cpu-hotplug/ovmf-linux/hang-signature-without-the-fix',
+         test_hang_signature_without_the_fix),
         ('cpu-hotplug/ovmf-linux/plug-refused-without-hotplug-feature',
          test_plug_refused_without_hotplug_feature),
         ('cpu-hotplug/ovmf-linux/unplug-refused-without-hotunplug-feature',

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# From SMI events to what a firmware engineer asks of them: each vCPU's
+# stays in SMM, and the rendezvous -- a maximal stretch of time in which
+# at least one vCPU is in SMM, from its first entry to its last RSM, which
+# is what every vCPU waits for when firmware gathers them all for an SMI.
+
+import collections
+import statistics
+
+Stay = collections.namedtuple('Stay', 'cpu start end rsm')
+
+
+class Timeline:
+    def __init__(self, events, start=None, end=None):
+        """Events from trace.parse(); keep those in [start, end]."""
+        events = [e for e in events
+                  if (start is None or e.t >= start) and
+                  (end is None or e.t <= end)]
+        self.events = events
+        self.t0 = events[0].t if events else 0.0
+        self.t1 = events[-1].t if events else 0.0
+        self.cpus = sorted({e.cpu for e in events})
+        self.raises = collections.defaultdict(list)   # cpu -> [(t, source)]
+        self.stays = collections.defaultdict(list)    # cpu -> [Stay]
+        self._build()
+        self.rendezvous = self._group()
+
+    def _build(self):
+        open_at = {}
+        for e in self.events:
+            if e.kind == 'raise':
+                self.raises[e.cpu].append((e.t, e.source))
+            elif e.kind == 'enter':
+                if e.cpu in open_at:        # reset in SMM: no RSM came
+                    self.stays[e.cpu].append(
+                        Stay(e.cpu, open_at[e.cpu], e.t, False))
+                open_at[e.cpu] = e.t
+            elif e.cpu in open_at:
+                self.stays[e.cpu].append(
+                    Stay(e.cpu, open_at.pop(e.cpu), e.t, True))
+            # an RSM whose entry came before the window: skipped
+        for cpu, t in open_at.items():      # still in SMM at the end
+            self.stays[cpu].append(Stay(cpu, t, self.t1, False))
+
+    def _group(self):
+        stays = sorted((s for ss in self.stays.values() for s in ss),
+                       key=lambda s: s.start)
+        groups = []
+        for s in stays:
+            if groups and s.start <= groups[-1]['end']:
+                g = groups[-1]
+                g['end'] = max(g['end'], s.end)
+                g['stays'].append(s)
+            else:
+                groups.append({'start': s.start, 'end': s.end,
+                               'stays': [s]})
+        raises = sorted((t, src) for rr in self.raises.values()
+                        for t, src in rr)
+        out = []
+        prev_end = float('-inf')
+        for g in groups:
+            sources = collections.Counter(
+                src for t, src in raises if prev_end < t <= g['end'])
+            out.append(Rendezvous(g['start'], g['end'],
+                                  sorted({s.cpu for s in g['stays']}),
+                                  dict(sources),
+                                  all(s.rsm for s in g['stays'])))
+            prev_end = g['end']
+        return out
+
+    def slowest(self):
+        done = [r for r in self.rendezvous if r.complete]
+        return max(done, key=lambda r: r.latency) if done else None
+
+    def per_cpu(self):
+        """What each vCPU received and did, as query-smi counts it."""
+        out = {}
+        for cpu in self.cpus:
+            stays = self.stays.get(cpu, [])
+            raised = collections.Counter(src for t, src in
+                                         self.raises.get(cpu, []))
+            out[cpu] = {
+                'raised': dict(raised),
+                'injected': sum(raised.values()),
+                'smm-entries': sum(1 for e in self.events
+                                   if e.cpu == cpu and e.kind == 'enter'),
+                'rsm': sum(1 for s in stays if s.rsm),
+                'smm-ms': sum(s.end - s.start for s in stays) * 1e3,
+                'longest-stay-ms': max((s.end - s.start for s in stays),
+                                       default=0.0) * 1e3,
+            }
+        return out
+
+    def summary(self):
+        lat = [r.latency * 1e3 for r in self.rendezvous if r.complete]
+        slow = self.slowest()
+        return {
+            'start': self.t0, 'end': self.t1,
+            'cpus': {str(k): v for k, v in self.per_cpu().items()},
+            'rendezvous': [r.as_dict() for r in self.rendezvous],
+            'latency-ms': {
+                'count': len(lat),
+                'median': statistics.median(lat) if lat else None,
+                'max': max(lat) if lat else None,
+            },
+            'slowest': slow.as_dict() if slow else None,
+        }
+
+
+class Rendezvous(collections.namedtuple(
+        'Rendezvous', 'start end cpus sources complete')):
+    """complete: every stay in it ended with RSM inside the window."""
+
+    @property
+    def latency(self):
+        return self.end - self.start
+
+    def as_dict(self):
+        return {'start': self.start, 'end': self.end,
+                'latency-ms': self.latency * 1e3, 'cpus': self.cpus,
+                'sources': self.sources, 'complete': self.complete}
