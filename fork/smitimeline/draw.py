@@ -29,7 +29,7 @@ def _cpu_list(cpus):
 
 def draw(tl, paths, title='SMI timeline'):
     """Write the picture of tl to every path (.png, .svg)."""
-    ms = lambda t: (t - tl.t0) * 1e3  # noqa: E731
+    ms = lambda t: (t - tl.t0) / 1e3  # noqa: E731
     n = max(len(tl.cpus), 1)
     fig, (ax, lat) = plt.subplots(
         2, 1, sharex=True, figsize=(12, 2.4 + 0.5 * n + 1.8),
@@ -61,7 +61,7 @@ def draw(tl, paths, title='SMI timeline'):
     ax.set_ylim(n - 0.4, -0.7)
     ax.grid(axis='x', color='0.8', lw=0.5)
 
-    lat_ms = [r.latency * 1e3 for r in tl.rendezvous if r.complete]
+    lat_ms = [r.latency_ms for r in tl.rendezvous if r.complete]
     s = tl.summary()['latency-ms']
     head = '%s: %d SMIs raised, %d rendezvous' % (
         title, sum(p['injected'] for p in per_cpu.values()),
@@ -86,11 +86,11 @@ def draw(tl, paths, title='SMI timeline'):
     lat.plot([ms(r.start) for r in done], lat_ms, 'o', color=STAY,
              markersize=3)
     if slow:
-        lat.plot(ms(slow.start), slow.latency * 1e3, 'o', color=NO_RSM,
+        lat.plot(ms(slow.start), slow.latency_ms, 'o', color=NO_RSM,
                  markersize=6)
         lat.annotate('  slowest: %.3f ms, CPUs %s'
-                     % (slow.latency * 1e3, _cpu_list(slow.cpus)),
-                     xy=(ms(slow.start), slow.latency * 1e3), fontsize=9,
+                     % (slow.latency_ms, _cpu_list(slow.cpus)),
+                     xy=(ms(slow.start), slow.latency_ms), fontsize=9,
                      color='darkred', va='top')
     if lat_ms and max(lat_ms) > 100 * max(min(lat_ms), 1e-3):
         lat.set_yscale('log')

@@ -13,13 +13,16 @@ Stay = collections.namedtuple('Stay', 'cpu start end rsm')
 
 class Timeline:
     def __init__(self, events, start=None, end=None):
-        """Events from trace.parse(); keep those in [start, end]."""
+        """
+        Events from trace.parse(); keep those in [start, end] (Unix
+        seconds).  Times are microseconds, as the trace has them.
+        """
         events = [e for e in events
-                  if (start is None or e.t >= start) and
-                  (end is None or e.t <= end)]
+                  if (start is None or e.t >= start * 1e6) and
+                  (end is None or e.t <= end * 1e6)]
         self.events = events
-        self.t0 = events[0].t if events else 0.0
-        self.t1 = events[-1].t if events else 0.0
+        self.t0 = events[0].t if events else 0
+        self.t1 = events[-1].t if events else 0
         self.cpus = sorted({e.cpu for e in events})
         self.raises = collections.defaultdict(list)   # cpu -> [(t, source)]
         self.stays = collections.defaultdict(list)    # cpu -> [Stay]
@@ -86,17 +89,17 @@ class Timeline:
                 'smm-entries': sum(1 for e in self.events
                                    if e.cpu == cpu and e.kind == 'enter'),
                 'rsm': sum(1 for s in stays if s.rsm),
-                'smm-ms': sum(s.end - s.start for s in stays) * 1e3,
+                'smm-ms': sum(s.end - s.start for s in stays) / 1e3,
                 'longest-stay-ms': max((s.end - s.start for s in stays),
-                                       default=0.0) * 1e3,
+                                       default=0) / 1e3,
             }
         return out
 
     def summary(self):
-        lat = [r.latency * 1e3 for r in self.rendezvous if r.complete]
+        lat = [r.latency_ms for r in self.rendezvous if r.complete]
         slow = self.slowest()
         return {
-            'start': self.t0, 'end': self.t1,
+            'start': self.t0 / 1e6, 'end': self.t1 / 1e6,
             'cpus': {str(k): v for k, v in self.per_cpu().items()},
             'rendezvous': [r.as_dict() for r in self.rendezvous],
             'latency-ms': {
@@ -114,9 +117,14 @@ class Rendezvous(collections.namedtuple(
 
     @property
     def latency(self):
+        """First entry to last RSM, in microseconds"""
         return self.end - self.start
 
+    @property
+    def latency_ms(self):
+        return self.latency / 1e3
+
     def as_dict(self):
-        return {'start': self.start, 'end': self.end,
-                'latency-ms': self.latency * 1e3, 'cpus': self.cpus,
+        return {'start': self.start / 1e6, 'end': self.end / 1e6,
+                'latency-ms': self.latency_ms, 'cpus': self.cpus,
                 'sources': self.sources, 'complete': self.complete}

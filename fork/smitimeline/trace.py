@@ -12,9 +12,10 @@ import re
 
 TRACE_ARGS = ['-msg', 'timestamp=on', '-d', 'trace:x86_cpu_sm*']
 
+# t: host time in microseconds since the Unix epoch, exactly as logged
 Event = collections.namedtuple('Event', 't cpu kind source')
 
-_LINE = re.compile(r'^\d+@(\d+\.\d+):x86_cpu_(smi_raise|smm_enter|smm_exit) '
+_LINE = re.compile(r'^\d+@(\d+)\.(\d{6}):x86_cpu_(smi_raise|smm_enter|smm_exit) '
                    r'cpu (\d+)(?: source (\S+)| entries \d+)?\s*$')
 _UNSTAMPED = re.compile(r'^x86_cpu_(smi_raise|smm_enter|smm_exit) cpu ')
 
@@ -32,8 +33,9 @@ def parse(lines):
     for line in lines:
         m = _LINE.match(line)
         if m:
-            events.append(Event(float(m.group(1)), int(m.group(3)),
-                                KINDS[m.group(2)], m.group(4)))
+            events.append(Event(int(m.group(1)) * 1000000 + int(m.group(2)),
+                                int(m.group(4)), KINDS[m.group(3)],
+                                m.group(5)))
         elif _UNSTAMPED.match(line):
             unstamped += 1
     if unstamped and not events:

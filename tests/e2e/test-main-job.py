@@ -4,10 +4,12 @@
 # End-to-end, real firmware and guest: the main job ('make run',
 # fork/run-vm) boots Debian's OVMF SMM build and Linux under TCG, reports
 # what the firmware negotiated (0x7) and the SMIs each vCPU received, and
-# hot-adds a CPU; --no-guest stops at the UEFI shell; with SeaBIOS, which
-# does not negotiate, it says so and still shows SMM was entered.
+# hot-adds a CPU, drawing that step's SMI timeline; --no-guest stops at
+# the UEFI shell; with SeaBIOS, which does not negotiate, it says so and
+# still shows SMM was entered.
 # check-timeout: 400
 
+import json
 import os
 import re
 import subprocess
@@ -56,6 +58,18 @@ def test_linux_guest_demo_hotplugs_a_cpu(diag):
         assert after[cpu][1] == before[cpu][1] + 1, (before, after)
     # the new CPU got the hotplug broadcast and its relocation SMI IPI
     assert after[2][1] >= 1 and after[2][3] >= 1 and after[2][5] >= 1, after
+    # the hot-add's SMI timeline: the picture, and in its summary the
+    # rendezvous that waited for the new CPU
+    m = re.search(r'picture: (\S+)\.png', out)
+    assert m, out
+    with open(m.group(1) + '.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    with open(m.group(1) + '.json') as f:
+        drawn = json.load(f)
+    assert drawn['cpus']['2']['raised'] == {'apm-broadcast': 1, 'apic': 1}, \
+        drawn['cpus']
+    assert drawn['slowest'] and 2 in drawn['slowest']['cpus'], drawn
+    assert re.search(r'rendezvous, latency median [\d.]+ ms, slowest', out)
 
 
 def test_ovmf_negotiates_0x7(diag):

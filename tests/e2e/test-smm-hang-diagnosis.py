@@ -9,7 +9,9 @@
 # the host is.
 # check-timeout: 180
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
 import qmp  # noqa: E402
 import tap  # noqa: E402
+from smitimeline import trace  # noqa: E402
 
 from smm_guest import build_guest  # noqa: E402
 
@@ -57,9 +60,11 @@ def test_diagnosis(diag):
     The hung CPU 0: in SMM for a growing time at SMBASE 0x30000, entered
     once from the unicast APM SMI; CPU 1: waiting for SIPI, halted, not in
     SMM; the chipset: the command and the bits that raised it, named.
+    The SMI timeline of the run shows CPU 0's stay without RSM.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        vm = hung_guest(tmp)
+        log = os.path.join(tmp, 'smi.log')
+        vm = hung_guest(tmp, '-D', log, *trace.TRACE_ARGS)
         try:
             vm.launch()
             info, c = wait_in_smm(vm)
@@ -106,6 +111,21 @@ def test_diagnosis(diag):
             assert rows['0'][1] == 'yes' and rows['0'][3] == '0x00030000', rows
             assert rows['1'][1:4] == ['-', '-', '0x00030000'], rows
             assert rows['1'][-2:] == ['yes', 'yes'], rows
+
+            out = os.path.join(tmp, 'tl')
+            proc = subprocess.run(
+                [os.path.join(qmp.TOP, 'fork', 'smi-timeline'), log, '-o',
+                 out], text=True, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT)
+            diag.append('smi-timeline:\n' + proc.stdout)
+            assert proc.returncode == 0
+            assert 'still in SMM at the end of the trace: CPUs 0' in \
+                proc.stdout
+            with open(out + '.json') as f:
+                drawn = json.load(f)
+            assert drawn['cpus']['0']['raised'] == {'apm-unicast': 1}
+            assert drawn['cpus']['0']['rsm'] == 0
+            assert [r['complete'] for r in drawn['rendezvous']] == [False]
         finally:
             vm.shutdown()
 
