@@ -21,6 +21,8 @@ SOURCE_COLORS = {
 }
 STAY = 'tab:blue'
 NO_RSM = 'tab:red'
+RESET = 'tab:olive'
+HOW_COLORS = {'rsm': STAY, 'reset': RESET, 'open': NO_RSM}
 
 
 def _cpu_list(cpus):
@@ -45,7 +47,7 @@ def draw(tl, paths, title='SMI timeline'):
     for cpu in tl.cpus:
         y = lane[cpu]
         for s in tl.stays.get(cpu, []):
-            color = STAY if s.rsm else NO_RSM
+            color = HOW_COLORS[s.how]
             # an edge as wide as a line keeps 50 us stays visible
             ax.broken_barh([(ms(s.start), ms(s.end) - ms(s.start))],
                            (y - 0.28, 0.56), facecolors=color,
@@ -71,9 +73,13 @@ def draw(tl, paths, title='SMI timeline'):
                                                               s['max'])
     ax.set_title(head, loc='left', fontsize=11)
 
-    handles = [Patch(color=STAY, label='in SMM (left by RSM)'),
-               Patch(color=NO_RSM, label='in SMM, no RSM (yet)'),
-               Patch(color='0.88', label='rendezvous')]
+    hows = {s.how for ss in tl.stays.values() for s in ss}
+    handles = [Patch(color=HOW_COLORS[how], label=label)
+               for how, label in (('rsm', 'in SMM, left by RSM'),
+                                  ('reset', 'in SMM, left by reset/INIT'),
+                                  ('open', 'in SMM, still there'))
+               if how in hows or how == 'rsm']
+    handles.append(Patch(color='0.88', label='rendezvous'))
     seen = {src for rr in tl.raises.values() for t, src in rr}
     handles += [Line2D([], [], marker='v', linestyle='', color=c,
                        label='SMI raised: %s' % src)
@@ -96,6 +102,12 @@ def draw(tl, paths, title='SMI timeline'):
         lat.set_yscale('log')
     else:
         lat.set_ylim(bottom=0)
+    open_cpus = sorted({c for r in tl.rendezvous if not r.complete
+                        for c in r.cpus})
+    if open_cpus:
+        lat.text(0.01, 0.92, 'not ended when the trace ends: the rendezvous '
+                 'of CPUs %s' % _cpu_list(open_cpus), color='darkred',
+                 transform=lat.transAxes, fontsize=9, va='top')
     lat.set_ylabel('rendezvous\nlatency (ms)')
     lat.set_xlabel('ms since the first SMI event (host clock)')
     lat.grid(color='0.85', lw=0.5)

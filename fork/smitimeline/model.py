@@ -8,14 +8,18 @@
 import collections
 import statistics
 
-Stay = collections.namedtuple('Stay', 'cpu start end rsm')
+# how: 'rsm'; 'reset' (a reset or INIT left SMM); 'open' (still in SMM
+# when the window ends, or the trace lost the stay's end)
+Stay = collections.namedtuple('Stay', 'cpu start end how')
 
 
 class Timeline:
     def __init__(self, events, start=None, end=None):
         """
         Events from trace.parse(); keep those in [start, end] (Unix
-        seconds).  Times are microseconds, as the trace has them.
+        seconds).  Times are microseconds, as the trace has them.  A stay
+        still open at the end lasts until end if given (a hang goes on
+        after its last event), else until the last event.
         """
         events = [e for e in events
                   if (start is None or e.t >= start * 1e6) and
@@ -23,6 +27,8 @@ class Timeline:
         self.events = events
         self.t0 = events[0].t if events else 0
         self.t1 = events[-1].t if events else 0
+        if events and end is not None:
+            self.t1 = max(self.t1, int(end * 1e6))
         self.cpus = sorted({e.cpu for e in events})
         self.raises = collections.defaultdict(list)   # cpu -> [(t, source)]
         self.stays = collections.defaultdict(list)    # cpu -> [Stay]
@@ -35,16 +41,17 @@ class Timeline:
             if e.kind == 'raise':
                 self.raises[e.cpu].append((e.t, e.source))
             elif e.kind == 'enter':
-                if e.cpu in open_at:        # reset in SMM: no RSM came
+                if e.cpu in open_at:        # the trace lost its end
                     self.stays[e.cpu].append(
-                        Stay(e.cpu, open_at[e.cpu], e.t, False))
+                        Stay(e.cpu, open_at[e.cpu], e.t, 'open'))
                 open_at[e.cpu] = e.t
             elif e.cpu in open_at:
                 self.stays[e.cpu].append(
-                    Stay(e.cpu, open_at.pop(e.cpu), e.t, True))
-            # an RSM whose entry came before the window: skipped
+                    Stay(e.cpu, open_at.pop(e.cpu), e.t,
+                         'rsm' if e.kind == 'exit' else 'reset'))
+            # an end whose entry came before the window: skipped
         for cpu, t in open_at.items():      # still in SMM at the end
-            self.stays[cpu].append(Stay(cpu, t, self.t1, False))
+            self.stays[cpu].append(Stay(cpu, t, self.t1, 'open'))
 
     def _group(self):
         stays = sorted((s for ss in self.stays.values() for s in ss),
@@ -68,7 +75,8 @@ class Timeline:
             out.append(Rendezvous(g['start'], g['end'],
                                   sorted({s.cpu for s in g['stays']}),
                                   dict(sources),
-                                  all(s.rsm for s in g['stays'])))
+                                  all(s.how != 'open'
+                                      for s in g['stays'])))
             prev_end = g['end']
         return out
 
@@ -88,7 +96,9 @@ class Timeline:
                 'injected': sum(raised.values()),
                 'smm-entries': sum(1 for e in self.events
                                    if e.cpu == cpu and e.kind == 'enter'),
-                'rsm': sum(1 for s in stays if s.rsm),
+                'rsm': sum(1 for s in stays if s.how == 'rsm'),
+                'reset': sum(1 for s in stays if s.how == 'reset'),
+                'open': sum(1 for s in stays if s.how == 'open'),
                 'smm-ms': sum(s.end - s.start for s in stays) / 1e3,
                 'longest-stay-ms': max((s.end - s.start for s in stays),
                                        default=0) / 1e3,
@@ -113,7 +123,7 @@ class Timeline:
 
 class Rendezvous(collections.namedtuple(
         'Rendezvous', 'start end cpus sources complete')):
-    """complete: every stay in it ended with RSM inside the window."""
+    """complete: every stay in it ended (RSM or reset) in the window."""
 
     @property
     def latency(self):

@@ -5,7 +5,9 @@
 #   TID@SECONDS.MICROSECONDS:x86_cpu_smi_raise cpu 1 source apm-broadcast
 #   TID@SECONDS.MICROSECONDS:x86_cpu_smm_enter cpu 1 entries 7
 #   TID@SECONDS.MICROSECONDS:x86_cpu_smm_exit cpu 1
-# (target/i386/trace-events); other lines of the log are skipped.
+#   TID@SECONDS.MICROSECONDS:x86_cpu_smm_reset cpu 1
+# (target/i386/trace-events: RSM, or a reset/INIT that left SMM without
+# one); other lines of the log are skipped.
 
 import collections
 import re
@@ -15,11 +17,13 @@ TRACE_ARGS = ['-msg', 'timestamp=on', '-d', 'trace:x86_cpu_sm*']
 # t: host time in microseconds since the Unix epoch, exactly as logged
 Event = collections.namedtuple('Event', 't cpu kind source')
 
-_LINE = re.compile(r'^\d+@(\d+)\.(\d{6}):x86_cpu_(smi_raise|smm_enter|smm_exit) '
+_LINE = re.compile(r'^\d+@(\d+)\.(\d{6}):x86_cpu_(smi_raise|smm_enter|smm_exit|smm_reset) '
                    r'cpu (\d+)(?: source (\S+)| entries \d+)?\s*$')
-_UNSTAMPED = re.compile(r'^x86_cpu_(smi_raise|smm_enter|smm_exit) cpu ')
+_UNSTAMPED = re.compile(r'^x86_cpu_(smi_raise|smm_enter|smm_exit|'
+                        r'smm_reset) cpu ')
 
-KINDS = {'smi_raise': 'raise', 'smm_enter': 'enter', 'smm_exit': 'exit'}
+KINDS = {'smi_raise': 'raise', 'smm_enter': 'enter', 'smm_exit': 'exit',
+         'smm_reset': 'reset'}
 
 
 class TraceError(Exception):

@@ -92,13 +92,30 @@ def test_rendezvous(diag):
     assert tl.slowest() == r[0], tl.slowest()
 
 
-def test_reset_in_smm_closes_the_stay(diag):
+def test_reset_in_smm_ends_the_stay(diag):
     tl = timeline([line(0, 'smm_enter cpu 0 entries 1'),
+                   line(40, 'smm_reset cpu 0'),
                    line(50, 'smm_enter cpu 0 entries 2'),
-                   line(60, 'smm_exit cpu 0')])
+                   line(60, 'smm_exit cpu 0'),
+                   line(70, 'smm_enter cpu 0 entries 3'),
+                   line(80, 'smm_enter cpu 0 entries 4')])
     stays = tl.stays[0]
-    assert [s.rsm for s in stays] == [False, True], stays
-    assert not tl.rendezvous[0].complete
+    # the third stay's end was lost: open, as is the fourth
+    assert [(s.how, s.end) for s in stays] == [
+        ('reset', T * 1000000 + 40), ('rsm', T * 1000000 + 60),
+        ('open', T * 1000000 + 80), ('open', T * 1000000 + 80)], stays
+    assert [r.complete for r in tl.rendezvous] == [True, True, False], \
+        tl.rendezvous
+    assert tl.per_cpu()[0]['reset'] == 1
+
+
+def test_open_stay_lasts_until_the_window_ends(diag):
+    """A hang goes on after its last event: --end stretches it."""
+    tl = timeline(end=T + 2.5)
+    last = tl.stays[0][-1]
+    assert last.how == 'open' and last.end == (T + 2.5) * 1000000, last
+    longest = tl.per_cpu()[0]['longest-stay-ms']
+    assert longest == (2500000 - 5010) / 1e3, longest
 
 
 def test_window(diag):
@@ -159,8 +176,10 @@ if __name__ == '__main__':
         ('smi-timeline/unstamped-trace-refused', test_unstamped_trace_refused),
         ('smi-timeline/stays-and-counts', test_stays_and_counts),
         ('smi-timeline/rendezvous', test_rendezvous),
-        ('smi-timeline/reset-in-smm-closes-the-stay',
-         test_reset_in_smm_closes_the_stay),
+        ('smi-timeline/reset-in-smm-ends-the-stay',
+         test_reset_in_smm_ends_the_stay),
+        ('smi-timeline/open-stay-lasts-until-the-window-ends',
+         test_open_stay_lasts_until_the_window_ends),
         ('smi-timeline/window', test_window),
         ('smi-timeline/command-writes-picture-and-summary',
          test_command_writes_picture_and_summary),

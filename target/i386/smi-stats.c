@@ -75,6 +75,11 @@ void x86_cpu_smm_left(X86CPU *cpu)
     trace_x86_cpu_smm_exit(CPU(cpu)->cpu_index);
 }
 
+void x86_cpu_smm_left_by_reset(X86CPU *cpu)
+{
+    trace_x86_cpu_smm_reset(CPU(cpu)->cpu_index);
+}
+
 bool x86_cpu_in_smm(X86CPU *cpu)
 {
     return qatomic_read(&cpu->env.hflags) & HF_SMM_MASK;

@@ -61,6 +61,8 @@ void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source);
 /* Called by the accelerator each time @cpu enters / leaves SMM. */
 void x86_cpu_smm_entered(X86CPU *cpu);
 void x86_cpu_smm_left(X86CPU *cpu);
+/* A reset or INIT takes @cpu out of SMM without RSM. */
+void x86_cpu_smm_left_by_reset(X86CPU *cpu);
 
 /*
  * Whether @cpu is in SMM now; if so and the entry was seen, fill @stay
