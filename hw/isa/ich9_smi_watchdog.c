@@ -22,22 +22,22 @@
 #include "cpu.h"
 #include "trace.h"
 
-typedef struct ICH9SMIWatchdogReport {
-    uint64_t stay;
-    uint32_t threshold_ms;
-} ICH9SMIWatchdogReport;
-
-/* On the vCPU's thread, with the BQL */
+/*
+ * On the vCPU's thread, with the BQL, for the stay the tick marked in
+ * watchdog_reported_stay.  Nothing is allocated for it: a report still
+ * queued when the vCPU is unplugged goes with the vCPU.
+ */
 static void ich9_smi_watchdog_report(CPUState *cs, run_on_cpu_data data)
 {
-    g_autofree ICH9SMIWatchdogReport *r = data.host_ptr;
+    ICH9SMIWatchdog *w = data.host_ptr;
     X86CPU *cpu = X86_CPU(cs);
     CPUX86State *env = &cpu->env;
     g_autofree char *path = NULL;
     X86SMMStay stay;
     int64_t ns;
 
-    if (!x86_cpu_smm_stay(cpu, &stay) || stay.id != r->stay) {
+    if (!x86_cpu_smm_stay(cpu, &stay) ||
+        stay.id != cpu->smi_stats.watchdog_reported_stay) {
         return;         /* RSM came first: the stay ended after all */
     }
     cpu_synchronize_state(cs);
@@ -47,11 +47,11 @@ static void ich9_smi_watchdog_report(CPUState *cs, run_on_cpu_data data)
     warn_report("SMM watchdog: CPU %d has been in SMM for %" PRId64
                 " ms (threshold %" PRIu32 " ms): SMBASE 0x%" PRIx32
                 ", CS base 0x%" PRIx64 ", RIP 0x%" PRIx64,
-                cs->cpu_index, ns / SCALE_MS, r->threshold_ms, env->smbase,
+                cs->cpu_index, ns / SCALE_MS, w->threshold_ms, env->smbase,
                 (uint64_t)env->segs[R_CS].base, (uint64_t)env->eip);
     qapi_event_send_smm_watchdog(cs->cpu_index, path, env->smbase,
                                  env->segs[R_CS].base, env->eip, ns,
-                                 r->threshold_ms);
+                                 w->threshold_ms);
 }
 
 static void ich9_smi_watchdog_tick(void *opaque)
@@ -65,7 +65,6 @@ static void ich9_smi_watchdog_tick(void *opaque)
     CPU_FOREACH(cs) {
         X86CPU *cpu = X86_CPU(cs);
         X86SMMStay stay;
-        ICH9SMIWatchdogReport *r;
 
         if (!x86_cpu_smm_stay(cpu, &stay) ||
             cpu->smi_stats.watchdog_reported_stay == stay.id) {
@@ -76,11 +75,8 @@ static void ich9_smi_watchdog_tick(void *opaque)
             continue;
         }
         cpu->smi_stats.watchdog_reported_stay = stay.id;
-        r = g_new(ICH9SMIWatchdogReport, 1);
-        r->stay = stay.id;
-        r->threshold_ms = w->threshold_ms;
         async_run_on_cpu(cs, ich9_smi_watchdog_report,
-                         RUN_ON_CPU_HOST_PTR(r));
+                         RUN_ON_CPU_HOST_PTR(w));
     }
     timer_mod(w->timer, next);
 }

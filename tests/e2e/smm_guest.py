@@ -14,7 +14,8 @@ def build_guest(tmp, name='smbase-window'):
     src = os.path.join(HERE, 'smm-guest', name + '.s')
     obj, elf, img = (os.path.join(tmp, name + '.' + e)
                      for e in ('o', 'elf', 'bin'))
-    for argv in (['as', '--32', '-o', obj, src],
+    for argv in (['as', '--32', '-I', os.path.join(HERE, 'smm-guest'),
+                  '-o', obj, src],
                  ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
                   elf, obj],
                  ['objcopy', '-O', 'binary', elf, img]):

@@ -69,6 +69,8 @@ def test_diagnosis(diag):
             vm.launch()
             info, c = wait_in_smm(vm)
             diag.append(lambda: 'query-smi: %r' % info)
+            with open(os.path.join(tmp, 'debugcon'), 'rb') as f:
+                assert f.read() == b'R\x00'    # the guest's one report
             hung, ap = c[0], c[1]
             assert hung['smbase'] == DEFAULT_SMBASE, hung
             assert hung['smm-entries'] == 1 and hung['apm-unicast'] == 1, hung

@@ -17,21 +17,7 @@
 
     .code16
     .text
-
-    .macro report tag, src
-    mov     $0x402, %dx
-    mov     \tag, %al
-    outb    %al, %dx
-    mov     \src, %al
-    outb    %al, %dx
-    .endm
-
-    .macro pci_cfg_addr addr
-    mov     $0xcf8, %dx
-    mov     \addr, %eax
-    outl    %eax, %dx
-    mov     $0xcfc, %dx
-    .endm
+    .include "ich9.inc"
 
     .org    0xe000
 main:
@@ -45,13 +31,7 @@ main:
     mov     %ax, %ds
     movb    $0x5a, 0x0
     movb    $0x33, 0x2
-    mov     $0x3800, %ax
-    mov     %ax, %es
-    xor     %di, %di
-    mov     $smi_handler, %si
-    mov     $(smi_handler_end - smi_handler), %cx
-    cld
-    rep movsb %cs:(%si), %es:(%di)
+    copy_smi_handler smi_handler, smi_handler_end
 
     # query, then lock the window
     pci_cfg_addr $0x8000009c
@@ -67,16 +47,7 @@ main:
     mov     %al, %bl
     report  $'L', %bl
 
-    # ICH9: PMBASE 0x600, ACPI I/O on, SMI_EN = GBL_SMI_EN | APMC_EN
-    pci_cfg_addr $0x8000f840
-    mov     $0x601, %eax
-    outl    %eax, %dx
-    pci_cfg_addr $0x8000f844
-    mov     $0x80, %al
-    outb    %al, %dx
-    mov     $0x630, %dx
-    mov     $0x21, %eax
-    outl    %eax, %dx
+    ich9_enable_apm_smi
 
     # read the locked window once from outside SMM (all-ones), so a TLB
     # that kept this view into SMM would show up in the handler's report

@@ -5,20 +5,14 @@
 # 0x8000), enables APM SMIs on the ICH9 and raises one, then stays in SMM
 # for good -- the shape of a firmware hang in an SMI rendezvous.  The
 # application processors are never started: they wait for SIPI.  Before
-# the SMI it reports 'R' on the debug console port 0x402, so the test
-# (test-smm-hang-diagnosis.py) knows the guest ran.
+# the SMI it reports ('R', 0) on the debug console port 0x402, which
+# test-smm-hang-diagnosis.py checks.
 #
 # Copyright (c) 2026 The Q35 SMM fork authors
 
     .code16
     .text
-
-    .macro pci_cfg_addr addr
-    mov     $0xcf8, %dx
-    mov     \addr, %eax
-    outl    %eax, %dx
-    mov     $0xcfc, %dx
-    .endm
+    .include "ich9.inc"
 
     .org    0xe000
 main:
@@ -27,29 +21,9 @@ main:
     mov     %ax, %ss
     mov     $0x7000, %sp
 
-    # the handler at 0x38000, while the SMBASE window is still RAM
-    mov     $0x3800, %ax
-    mov     %ax, %es
-    xor     %di, %di
-    mov     $smi_handler, %si
-    mov     $(smi_handler_end - smi_handler), %cx
-    cld
-    rep movsb %cs:(%si), %es:(%di)
-
-    # ICH9: PMBASE 0x600, ACPI I/O on, SMI_EN = GBL_SMI_EN | APMC_EN
-    pci_cfg_addr $0x8000f840
-    mov     $0x601, %eax
-    outl    %eax, %dx
-    pci_cfg_addr $0x8000f844
-    mov     $0x80, %al
-    outb    %al, %dx
-    mov     $0x630, %dx
-    mov     $0x21, %eax
-    outl    %eax, %dx
-
-    mov     $0x402, %dx
-    mov     $'R', %al
-    outb    %al, %dx
+    copy_smi_handler smi_handler, smi_handler_end
+    ich9_enable_apm_smi
+    report  $'R', $0
 
     # APM command 0x5a: the SMI
     mov     $0xb2, %dx
