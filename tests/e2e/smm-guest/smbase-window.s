@@ -21,10 +21,7 @@
 
     .org    0xe000
 main:
-    cli
-    xor     %ax, %ax
-    mov     %ax, %ss
-    mov     $0x7000, %sp
+    real_mode_start
 
     # the window while it is RAM: a pattern, and the handler at 0x38000
     mov     $0x3000, %ax

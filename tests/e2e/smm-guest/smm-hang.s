@@ -16,10 +16,7 @@
 
     .org    0xe000
 main:
-    cli
-    xor     %ax, %ax
-    mov     %ax, %ss
-    mov     $0x7000, %sp
+    real_mode_start
 
     copy_smi_handler smi_handler, smi_handler_end
     ich9_enable_apm_smi
