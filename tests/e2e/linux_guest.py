@@ -112,16 +112,18 @@ class LinuxGuest(qmp.VM):
 
 CPU_TYPE = 'qemu64-x86_64-cpu'
 ONLINE_TIMEOUT = 60
+# the event follows the CPU's removal within an RCU grace period
+DEVICE_DELETED_TIMEOUT = 5
 
 
 def boot(diag, *extra, smp=2, maxcpus=4, accel='tcg', firmware='ovmf',
-         qemu=qmp.QEMU):
+         qemu=qmp.QEMU, machine='q35,smm=on'):
     """Boot the guest for a tap test; diagnostics and cleanup in diag."""
-    why = qmp.ovmf_missing(firmware)
+    why = firmware.startswith('ovmf') and qmp.ovmf_missing(firmware)
     if why:
         raise tap.Skip(why)
     g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra, accel=accel,
-                   firmware=firmware, qemu=qemu)
+                   firmware=firmware, qemu=qemu, machine=machine)
     diag.cleanup.append(g.shutdown)
     diag.append(lambda: 'guest console tail:\n' + g.console_tail())
     diag.append(lambda: 'SMI table:\n' + g.smi_table())
@@ -157,8 +159,17 @@ def cpu_add(g, dev_id):
     return index
 
 
+def device_deleted(g, dev_id):
+    """The DEVICE_DELETED events of that device id received so far."""
+    return [e for e in g.events_named('DEVICE_DELETED')
+            if e['data'].get('device') == dev_id]
+
+
 def cpu_del(g, dev_id, index):
-    """device_del a CPU; wait until QEMU and Linux both let it go."""
+    """
+    device_del a CPU; wait until QEMU and Linux both let it go and QEMU
+    sent DEVICE_DELETED for it, which management (libvirt) waits for.
+    """
     start = len(g.console())
     g.cmd('device_del', id=dev_id)
     g.wait_console(r'GUEST-CPU-REMOVED %d\b' % index, ONLINE_TIMEOUT, start)
@@ -166,6 +177,8 @@ def cpu_del(g, dev_id, index):
                lambda: index not in {c['cpu-index']
                                      for c in g.cmd('query-cpus-fast')},
                ONLINE_TIMEOUT)
+    g.wait_for('DEVICE_DELETED for %s' % dev_id,
+               lambda: device_deleted(g, dev_id), DEVICE_DELETED_TIMEOUT)
 
 
 def assert_guest_alive(g, expect_online):

@@ -17,9 +17,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qmp  # noqa: E402
 import tap  # noqa: E402
-from linux_guest import (CPU_TYPE, assert_guest_alive, boot,  # noqa: E402
-                         cpu_add, cpu_del, free_slot, smi_by_index)
-from migration_peer import DEBIAN_10  # noqa: E402
+from linux_guest import (CPU_TYPE, DEVICE_DELETED_TIMEOUT,  # noqa: E402
+                         assert_guest_alive, boot, cpu_add, cpu_del,
+                         device_deleted, free_slot, smi_by_index)
+from migration_peer import DEBIAN_10, UNPATCHED_10  # noqa: E402
 
 # ICH9's ACPI CPU hotplug block (docs/specs/acpi_cpu_hotplug.rst)
 CPUHP_BASE = 0xcd8
@@ -189,6 +190,53 @@ def test_canary_debian_10_freezes_on_hot_add(diag):
     raise AssertionError('the guest still answers on upstream 10.0.2')
 
 
+def unplug_without_smm(diag, qemu):
+    """SeaBIOS, smm=off: Linux releases the CPU, QEMU removes it."""
+    g = boot(diag, machine='q35,smm=off', firmware='seabios', qemu=qemu)
+    index = cpu_add(g, 'plain')
+    start = len(g.console())
+    g.cmd('device_del', id='plain')
+    g.wait_console(r'GUEST-CPU-REMOVED %d\b' % index, 60, start)
+    g.wait_for('QEMU to remove the CPU',
+               lambda: index not in {c['cpu-index']
+                                     for c in g.cmd('query-cpus-fast')}, 60)
+    return g
+
+
+def test_device_deleted_without_smm(diag):
+    """
+    Patch 0013 is not about SMM: without it no unplugged CPU sends
+    DEVICE_DELETED under TCG.  Here it does, SMM or not.
+    """
+    g = unplug_without_smm(diag, qmp.QEMU)
+    g.wait_for('DEVICE_DELETED for the CPU',
+               lambda: device_deleted(g, 'plain'), DEVICE_DELETED_TIMEOUT)
+
+
+def test_canary_unpatched_10_no_device_deleted(diag):
+    """
+    Canary: the unpatched 10.0.13 base removes the CPU but never sends
+    DEVICE_DELETED for it (only for its lapic child): the CPU holds a
+    reference to itself through its SMM address space (patch 0013).
+    """
+    if not os.access(UNPATCHED_10, os.X_OK):
+        raise tap.Skip('%s missing (make build-unpatched)' % UNPATCHED_10)
+    g = unplug_without_smm(diag, UNPATCHED_10)
+    # the lapic child's event comes when the CPU's would
+    g.wait_for('DEVICE_DELETED for the lapic',
+               lambda: [e for e in g.events_named('DEVICE_DELETED')
+                        if e['data']['path'].endswith('/plain/lapic')],
+               DEVICE_DELETED_TIMEOUT)
+    try:
+        g.wait_for('DEVICE_DELETED for the CPU',
+                   lambda: device_deleted(g, 'plain'),
+                   DEVICE_DELETED_TIMEOUT)
+    except qmp.QMPError:
+        return
+    raise AssertionError('upstream sent DEVICE_DELETED for the CPU: '
+                         'revisit patch 0013 and this canary')
+
+
 if __name__ == '__main__':
     tap.run([
         ('cpu-hotplug/ovmf-linux/hotplug-two-then-unplug-one',
@@ -199,6 +247,10 @@ if __name__ == '__main__':
          test_canary_debian_10_freezes_on_hot_add),
         ('cpu-hotplug/ovmf-linux/hang-signature-without-the-fix',
          test_hang_signature_without_the_fix),
+        ('cpu-hotplug/seabios-linux/device-deleted-without-smm',
+         test_device_deleted_without_smm),
+        ('cpu-hotplug/canary/unpatched-10.0.13-no-device-deleted',
+         test_canary_unpatched_10_no_device_deleted),
         ('cpu-hotplug/ovmf-linux/plug-refused-without-hotplug-feature',
          test_plug_refused_without_hotplug_feature),
         ('cpu-hotplug/ovmf-linux/unplug-refused-without-hotunplug-feature',
