@@ -7,8 +7,10 @@
 # and removed over QMP, the firmware relocates and ejects them in SMM, and
 # Linux onlines and releases them.  The per-vCPU SMI counters show the
 # hotplug SMI reached every vCPU, the new one included, with bookworm's
-# OVMF 2022.11 and trixie's 2025.02.  With the hotplug
-# features switched off, QMP refuses with an error naming the feature.
+# OVMF 2022.11 and trixie's 2025.02; every unplug ends with the
+# DEVICE_DELETED event management waits for.  With the hotplug features
+# switched off, QMP refuses with an error naming the feature; with the
+# SMI/INIT fix switched off, the hang's signature shows in query-smi.
 # check-timeout: 900
 
 import os

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# libvirt as a client of the fork's QEMU: Debian's libvirt daemons (these
+# machines have no systemd to socket-activate them: started here when
+# none answers, and stopped again only if started here), virsh, and a
+# domain that is always undefined again.
+
+import os
+import signal
+import subprocess
+import time
+
+URI = 'qemu:///system'
+DAEMONS = ('virtlogd', 'libvirtd')     # virtlogd first: libvirtd uses it
+
+
+class VirshError(Exception):
+    pass
+
+
+def virsh(*args, timeout=120, check=True):
+    """Run virsh; its stdout, or VirshError with its stderr."""
+    proc = subprocess.run(['virsh', '-c', URI] + list(args), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout)
+    if check and proc.returncode:
+        raise VirshError('virsh %s: %s' % (' '.join(args),
+                                           proc.stderr.strip()))
+    return proc.stdout
+
+
+def missing():
+    """Why libvirt cannot be used here, or None."""
+    for tool in ('virsh', '/usr/sbin/libvirtd', '/usr/sbin/virtlogd'):
+        if not any(os.access(os.path.join(d, tool), os.X_OK)
+                   for d in ('', '/usr/bin', '/usr/sbin')):
+            return '%s missing (Debian packages libvirt-daemon-system, ' \
+                   'libvirt-clients)' % tool
+    if os.geteuid() != 0:
+        return 'qemu:///system needs root'
+    return None
+
+
+def _answers():
+    try:
+        virsh('version', timeout=20)
+        return True
+    except (VirshError, subprocess.TimeoutExpired):
+        return False
+
+
+class Daemons:
+    """libvirtd and virtlogd for the test; stop() stops only ours."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self):
+        if _answers():
+            return self
+        os.makedirs('/run/libvirt', exist_ok=True)
+        for d in DAEMONS:
+            pidfile = '/run/%s.pid' % d
+            if self._running(pidfile):
+                continue
+            subprocess.run(['/usr/sbin/' + d, '--daemon', '--pid-file',
+                            pidfile], check=True, timeout=30)
+            self.started.append(pidfile)
+        deadline = time.monotonic() + 30
+        while not _answers():
+            if time.monotonic() > deadline:
+                raise VirshError('libvirtd does not answer on %s' % URI)
+            time.sleep(0.2)
+        return self
+
+    @staticmethod
+    def _running(pidfile):
+        try:
+            with open(pidfile) as f:
+                os.kill(int(f.read().strip()), 0)
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def stop(self):
+        for pidfile in reversed(self.started):
+            try:
+                with open(pidfile) as f:
+                    os.kill(int(f.read().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+        self.started = []
+
+
+DOMAIN_XML = '''<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>512</memory>
+  <vcpu placement='static' current='1'>4</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <loader readonly='yes' secure='yes' type='pflash'>{code}</loader>
+    <nvram>{vars}</nvram>
+    <kernel>{kernel}</kernel>
+    <initrd>{initrd}</initrd>
+    <cmdline>console=ttyS0 panic=-1 loglevel=4</cmdline>
+  </os>
+  <features><acpi/><smm state='on'/></features>
+  <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>{qemu}</emulator>
+    <serial type='file'><source path='{console}' append='on'/></serial>
+    <memballoon model='none'/>
+  </devices>
+  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
+</domain>
+'''
+# The seclabel runs QEMU as root: a clone may live where libvirt's own
+# user (libvirt-qemu) cannot reach the binary, the kernel or the flash.
+
+
+class Domain:
+    """A transient test domain defined from DOMAIN_XML."""
+
+    def __init__(self, tmp, name, **fields):
+        self.name = name
+        self.console_path = os.path.join(tmp, 'console.log')
+        self.xml = os.path.join(tmp, 'domain.xml')
+        with open(self.xml, 'w') as f:
+            f.write(DOMAIN_XML.format(name=name, console=self.console_path,
+                                      **fields))
+
+    def define(self):
+        virsh('define', self.xml)
+        return self
+
+    def console(self):
+        try:
+            with open(self.console_path, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def qmp(self, command):
+        import json
+        out = virsh('qemu-monitor-command', self.name,
+                    json.dumps({'execute': command}))
+        return json.loads(out)['return']
+
+    def vcpus(self):
+        return int(virsh('vcpucount', self.name, '--live',
+                         '--active').strip())
+
+    def remove(self):
+        """Destroy and undefine, whatever state it is in."""
+        virsh('destroy', self.name, check=False)
+        virsh('undefine', self.name, '--nvram', '--managed-save',
+              check=False)
