@@ -66,7 +66,9 @@ class Daemons:
             subprocess.run(['/usr/sbin/' + d, '--daemon', '--pid-file',
                             pidfile], check=True, timeout=30)
             self.started.append(pidfile)
-        deadline = time.monotonic() + 30
+        # the first connection probes the host's QEMU binaries: seconds,
+        # more on a loaded machine
+        deadline = time.monotonic() + 90
         while not _answers():
             if time.monotonic() > deadline:
                 raise VirshError('libvirtd does not answer on %s' % URI)
