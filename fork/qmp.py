@@ -72,6 +72,15 @@ def ovmf_missing(build):
 LPC_PATH = '/machine/acpi-device'
 
 
+def read_text(path):
+    """A log a process writes: what it holds so far, '' before it exists."""
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except FileNotFoundError:
+        return ''
+
+
 class QMPError(Exception):
     pass
 
@@ -242,18 +251,10 @@ class VM:
                              timeout)[0]
 
     def console(self):
-        try:
-            with open(self.console_path, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
+        return read_text(self.console_path)
 
     def qemu_log(self):
-        try:
-            with open(os.path.join(self.tmp, 'qemu.log')) as f:
-                return f.read().strip()
-        except FileNotFoundError:
-            return ''
+        return read_text(os.path.join(self.tmp, 'qemu.log')).strip()
 
     def shutdown(self, timeout=10):
         if self.proc and self.proc.poll() is None:

@@ -17,7 +17,8 @@ TRACE_ARGS = ['-msg', 'timestamp=on', '-d', 'trace:x86_cpu_sm*']
 # t: host time in microseconds since the Unix epoch, exactly as logged
 Event = collections.namedtuple('Event', 't cpu kind source')
 
-_LINE = re.compile(r'^\d+@(\d+)\.(\d{6}):x86_cpu_(smi_raise|smm_enter|smm_exit|smm_reset) '
+_LINE = re.compile(r'^\d+@(\d+)\.(\d{6}):'
+                   r'x86_cpu_(smi_raise|smm_enter|smm_exit|smm_reset) '
                    r'cpu (\d+)(?: source (\S+)| entries \d+)?\s*$')
 _UNSTAMPED = re.compile(r'^x86_cpu_(smi_raise|smm_enter|smm_exit|'
                         r'smm_reset) cpu ')

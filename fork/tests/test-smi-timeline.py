@@ -53,7 +53,8 @@ def test_parse(diag):
     ev = trace.parse(TRACE)
     assert len(ev) == 12, ev
     assert [e.t for e in ev] == sorted(e.t for e in ev)
-    assert ev[0] == trace.Event(T * 1000000, 0, 'raise', 'apm-broadcast'), ev[0]
+    assert ev[0] == trace.Event(T * 1000000, 0, 'raise',
+                                'apm-broadcast'), ev[0]
     assert ev[-1].kind == 'raise' and ev[-1].source == 'timer', ev[-1]
     assert {e.kind for e in ev} == {'raise', 'enter', 'exit'}
 

@@ -5,10 +5,16 @@
 # none answers, and stopped again only if started here), virsh, and a
 # domain that is always undefined again.
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
 
 URI = 'qemu:///system'
 DAEMONS = ('virtlogd', 'libvirtd')     # virtlogd first: libvirtd uses it
@@ -137,14 +143,9 @@ class Domain:
         return self
 
     def console(self):
-        try:
-            with open(self.console_path, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
+        return qmp.read_text(self.console_path)
 
     def qmp(self, command):
-        import json
         out = virsh('qemu-monitor-command', self.name,
                     json.dumps({'execute': command}))
         return json.loads(out)['return']
