@@ -54,6 +54,11 @@ OVMF_BUILDS = {
 }
 
 
+# OVMF's build without SMM (Debian package ovmf), for q35,smm=off: the
+# baseline of the SMM boot tax (fork/smibench/boottax.py)
+OVMF_NOSMM = ('/usr/share/OVMF/OVMF_CODE_4M.fd', OVMF_VARS)
+
+
 def ovmf_missing(build):
     """Why the OVMF build cannot run here, or None."""
     code, template, origin = OVMF_BUILDS[build]
@@ -298,6 +303,12 @@ def firmware_args(firmware, tmp, vars_file=None):
         return ['-global', 'driver=cfi.pflash01,property=secure,value=on',
                 '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s'
                 % code,
+                '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_file]
+    if firmware == 'ovmf-nosmm':
+        vars_file = vars_file or os.path.join(tmp, 'OVMF_VARS_4M.fd')
+        shutil.copyfile(OVMF_NOSMM[1], vars_file)
+        return ['-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s'
+                % OVMF_NOSMM[0],
                 '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_file]
     if firmware == 'seabios':
         return []

@@ -9,13 +9,20 @@ import subprocess
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def build_guest(tmp, name='smbase-window'):
-    """Assemble smm-guest/NAME.s into a 64 KiB -bios image with binutils."""
+def build_guest(tmp, name='smbase-window', **defsyms):
+    """
+    Assemble smm-guest/NAME.s into a 64 KiB -bios image with binutils;
+    defsyms set the source's assembly-time symbols (PAGED=1, say).
+    """
     src = os.path.join(HERE, 'smm-guest', name + '.s')
-    obj, elf, img = (os.path.join(tmp, name + '.' + e)
+    stem = name + ''.join('-%s%d' % (k.lower(), v)
+                          for k, v in sorted(defsyms.items()))
+    obj, elf, img = (os.path.join(tmp, stem + '.' + e)
                      for e in ('o', 'elf', 'bin'))
-    for argv in (['as', '--32', '-I', os.path.join(HERE, 'smm-guest'),
-                  '-o', obj, src],
+    syms = [a for k, v in sorted(defsyms.items())
+            for a in ('--defsym', '%s=%d' % (k, v))]
+    for argv in (['as', '--32', '-I', os.path.join(HERE, 'smm-guest')] +
+                 syms + ['-o', obj, src],
                  ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
                   elf, obj],
                  ['objcopy', '-O', 'binary', elf, img]):
