@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# A 64 KiB -bios image that checks that no translation crosses the SMM
+# boundary, the way TCG's fast paths could get it wrong.  The legacy
+# SMRAM (the A segment, 0xa0000) is SMM's RAM and, closed, all-ones to
+# everyone else (no VGA).  The guest caches that page outside SMM, then
+# raises an SMI whose handler reads the same page (SMRAM), reports what
+# it saw through a mailbox at 0x5000 and increments it; back outside SMM
+# the guest must see all-ones again.  Three rounds, then the SMRAM
+# register changes outside SMM: open (SMRAM's RAM visible), closed,
+# locked with D_OPEN set (ignored); then an SMI once more.
+#
+# --defsym PAGED=1 runs the rounds from 32-bit protected mode with paging
+# (so RSM goes back into paging), PAGED=0 from real mode.  Every report is
+# a tag byte and a value byte on the debug console port 0x402; the test
+# is test-smm-translation-isolation.py.
+#
+# Copyright (c) 2026 The Q35 SMM fork authors
+
+    .code16
+    .text
+    .include "ich9.inc"
+
+    .ifndef PAGED
+    .set    PAGED, 0
+    .endif
+    .set    ROUNDS, 3
+    .set    MAILBOX, 0x5000
+    .set    PAGE_DIR, 0x1000
+    .set    IMAGE_BASE, 0xf0000
+    # Q35 host bridge SMRAM register (config 0x9d)
+    .set    SMRAM_BASE_SEG, 0x02        # C_BASE_SEG: the A/B segments
+    .set    G_SMRAME, 0x08
+    .set    D_LCK, 0x10
+    .set    D_OPEN, 0x40
+
+    # write \val to the host bridge's SMRAM register
+    .macro smram val
+    pci_cfg_addr $0x8000009c
+    inc     %dx
+    mov     \val, %al
+    outb    %al, %dx
+    .endm
+
+    # the rounds; \aseg and \mailbox address 0xa0000 and MAILBOX in the
+    # current mode
+    .macro rounds aseg, mailbox
+    mov     $ROUNDS, %ecx
+1:  movb    \aseg, %bl                  # the page, cached outside SMM
+    report  $'N', %bl
+    mov     $0xb2, %dx
+    mov     $0x5a, %al
+    outb    %al, %dx                    # SMI: the handler reads the page
+    movb    \mailbox, %bl
+    report  $'S', %bl
+    dec     %ecx
+    jnz     1b
+    movb    \aseg, %bl
+    report  $'N', %bl
+
+    smram   $(D_OPEN | G_SMRAME | SMRAM_BASE_SEG)
+    movb    \aseg, %bl
+    report  $'O', %bl
+    smram   $(G_SMRAME | SMRAM_BASE_SEG)
+    movb    \aseg, %bl
+    report  $'C', %bl
+    smram   $(D_LCK | G_SMRAME | SMRAM_BASE_SEG)
+    smram   $(D_OPEN | D_LCK | G_SMRAME | SMRAM_BASE_SEG)
+    movb    \aseg, %bl
+    report  $'L', %bl
+    mov     $0xb2, %dx
+    mov     $0x5a, %al
+    outb    %al, %dx
+    movb    \mailbox, %bl
+    report  $'S', %bl
+    movb    \aseg, %bl
+    report  $'N', %bl
+    report  $'E', $0
+2:  hlt
+    jmp     2b
+    .endm
+
+    .org    0xe000
+main:
+    real_mode_start
+    copy_smi_handler smi_handler, smi_handler_end
+    ich9_enable_apm_smi
+    smram   $(G_SMRAME | SMRAM_BASE_SEG)
+    .if PAGED
+    # one 4 MiB page maps the first 4 MiB
+    xor     %bx, %bx
+    mov     %bx, %es
+    movl    $0x83, %es:PAGE_DIR         # present, writable, 4 MiB
+    lgdtl   %cs:gdt_desc
+    mov     %cr4, %ebx
+    or      $0x10, %ebx                 # CR4.PSE
+    mov     %ebx, %cr4
+    mov     $PAGE_DIR, %ebx
+    mov     %ebx, %cr3
+    mov     %cr0, %ebx
+    or      $0x80000001, %ebx           # CR0.PG | CR0.PE
+    mov     %ebx, %cr0
+    ljmpl   $0x08, $(IMAGE_BASE + paged_main)
+    .else
+    mov     $0xa000, %ax
+    mov     %ax, %es
+    mov     $(MAILBOX >> 4), %ax
+    mov     %ax, %fs
+    rounds  %es:0, %fs:0
+    .endif
+
+    .code32
+paged_main:
+    mov     $0x10, %bx
+    mov     %bx, %ds
+    mov     %bx, %es
+    mov     %bx, %ss
+    rounds  0xa0000, MAILBOX
+    .code16
+
+    .p2align 3
+gdt:
+    .quad   0
+    .quad   0x00cf9a000000ffff          # 0x08: flat 32-bit code
+    .quad   0x00cf92000000ffff          # 0x10: flat data
+gdt_end:
+gdt_desc:
+    .word   gdt_end - gdt - 1
+    .long   IMAGE_BASE + gdt
+
+# Runs in SMM at CS base 0x30000, IP 0x8000, data segments flat: the
+# SMRAM byte goes to the mailbox, then counts this stay.
+smi_handler:
+    addr32 movb 0xa0000, %al
+    addr32 movb %al, MAILBOX
+    addr32 incb 0xa0000
+    rsm
+smi_handler_end:
+
+    .org    0xfff0
+reset_vector:
+    # a far jump: CS base 0xffff0000 is above what the page table maps
+    ljmp    $(IMAGE_BASE >> 4), $main
+    .org    0x10000

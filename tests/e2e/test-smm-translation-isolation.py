@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End-to-end, a guest of our own under TCG (smm-guest/smram-views.s): no
+# translation made outside SMM is used inside it, or the other way round,
+# whatever TCG caches across SMM entry and RSM.  The guest caches the
+# legacy SMRAM page outside SMM (all-ones: no VGA), raises SMIs whose
+# handler reads and counts in the same page (RAM), and changes the SMRAM
+# register outside SMM (open, closed, locked); from real mode and from
+# paged protected mode, so RSM returns into paging too.  The fast paths of
+# issue #12 (jump cache, state-save map) must keep every report.
+# check-timeout: 120
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
+import tap  # noqa: E402
+
+from smm_guest import build_guest, reports  # noqa: E402
+
+ALL_ONES = 0xff
+# (tag, value): N outside SMM, S what SMM read (its own count so far),
+# O/C/L outside SMM with SMRAM open, closed, locked with D_OPEN set
+EXPECTED = [('N', ALL_ONES), ('S', 0), ('N', ALL_ONES), ('S', 1),
+            ('N', ALL_ONES), ('S', 2), ('N', ALL_ONES),
+            ('O', 3), ('C', ALL_ONES), ('L', ALL_ONES),
+            ('S', 3), ('N', ALL_ONES), ('E', 0)]
+SMIS = 4
+
+
+def run_guest(paged, accel):
+    with tempfile.TemporaryDirectory() as tmp:
+        img = build_guest(tmp, 'smram-views', PAGED=paged)
+        con = os.path.join(tmp, 'debugcon')
+        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', accel,
+                     '-debugcon', 'file:%s' % con,
+                     '-global', 'isa-debugcon.iobase=0x402'],
+                    firmware=img, name='smram-views')
+        try:
+            vm.launch()
+
+            def done():
+                with open(con, 'rb') as f:
+                    raw = f.read()
+                return raw if raw.endswith(b'E\x00') else None
+            raw = vm.wait_for('the guest\'s last report', done, 30)
+            cpu0 = vm.cmd('query-smi')['cpus'][0]
+        finally:
+            vm.shutdown()
+    return reports(raw), cpu0
+
+
+def check(paged, accel):
+    got, cpu0 = run_guest(paged, accel)
+    assert got == EXPECTED, 'reports %r, want %r' % (got, EXPECTED)
+    # one SMM stay per APM write, no more
+    assert cpu0['apm-unicast'] == SMIS and cpu0['smm-entries'] == SMIS, cpu0
+
+
+if __name__ == '__main__':
+    tap.run([
+        ('smm-isolation/real-mode', lambda diag: check(0, 'tcg')),
+        ('smm-isolation/paged', lambda diag: check(1, 'tcg')),
+        ('smm-isolation/paged-single-threaded-tcg',
+         lambda diag: check(1, 'tcg,thread=single')),
+    ])
