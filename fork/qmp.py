@@ -164,8 +164,21 @@ class VM:
         s.settimeout(timeout)
         self.sock = s
         self.rfile = s.makefile('r')
-        json.loads(self.rfile.readline())            # greeting
-        self.cmd('qmp_capabilities')
+        try:
+            greeting = self.rfile.readline()
+            if not greeting:
+                raise ConnectionResetError('no QMP greeting')
+            json.loads(greeting)
+            self.cmd('qmp_capabilities')
+        except (OSError, ValueError, QMPError) as e:
+            # QEMU listens before it creates the machine: an error there
+            # (a bad -global value, say) closes the socket unannounced
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                raise QMPError('QMP failed: %s' % e)
+            raise QMPError('QEMU exited with %d: %s' %
+                           (self.proc.returncode, self.qemu_log()))
         if self.serial == 'socket':
             self.console_sock = socket.socket(socket.AF_UNIX)
             self.console_sock.connect(self.console_sock_path)
