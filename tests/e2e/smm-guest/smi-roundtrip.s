@@ -19,6 +19,7 @@
     .code16
     .text
     .include "ich9.inc"
+    .include "paging.inc"
 
     .ifndef PAGED
     .set    PAGED, 0
@@ -29,65 +30,10 @@
     .set    BATCH, 10000
     .set    APM_CNT, 0xb2
     .set    DEBUG_EXIT, 0xf4
-    .set    PAGE_DIR, 0x1000
-    .set    IMAGE_BASE, 0xf0000         # where the image sits below 1 MiB
 
-    .org    0xe000
-main:
-    real_mode_start
-    copy_smi_handler smi_handler, smi_handler_end
-    ich9_enable_apm_smi
-    mov     $0x5a, %al                  # APM command: any value raises
-    mov     $APM_CNT, %dx
-    .if PAGED
-    jmp     enter_paging
-    .endif
-
-real_mode_loop:
-    .if COUNT
-    mov     $COUNT, %ecx
-    .else
-    mov     $BATCH, %ecx
-    .endif
-1:  outb    %al, %dx
-    dec     %ecx
-    jnz     1b
-    .if COUNT
-    mov     $DEBUG_EXIT, %dx
-    outb    %al, %dx
-    # QEMU shuts down from its main loop: raise nothing meanwhile
-9:  hlt
-    jmp     9b
-    .endif
-    mov     $0x402, %dx
-    mov     $'B', %al
-    outb    %al, %dx
-    mov     $0x5a, %al
-    mov     $APM_CNT, %dx
-    jmp     real_mode_loop
-
-enter_paging:
-    # one 4 MiB page maps the first 4 MiB (the image's low alias included)
-    xor     %bx, %bx
-    mov     %bx, %es
-    movl    $0x83, %es:PAGE_DIR         # present, writable, 4 MiB
-    lgdtl   %cs:gdt_desc
-    mov     %cr4, %ebx
-    or      $0x10, %ebx                 # CR4.PSE
-    mov     %ebx, %cr4
-    mov     $PAGE_DIR, %ebx
-    mov     %ebx, %cr3
-    mov     %cr0, %ebx
-    or      $0x80000001, %ebx           # CR0.PG | CR0.PE
-    mov     %ebx, %cr0
-    ljmpl   $0x08, $(IMAGE_BASE + paged_loop)
-
-    .code32
-paged_loop:
-    mov     $0x10, %bx
-    mov     %bx, %ds
-    mov     %bx, %es
-    mov     %bx, %ss
+    # with %al the APM command and %dx APM_CNT: SMIs for ever, a report
+    # after each BATCH; or COUNT SMIs, the exit, and nothing more
+    .macro smi_loop
 1:
     .if COUNT
     mov     $COUNT, %ecx
@@ -110,17 +56,28 @@ paged_loop:
     mov     $0x5a, %al
     mov     $APM_CNT, %dx
     jmp     1b
+    .endm
+
+    .org    0xe000
+main:
+    real_mode_start
+    copy_smi_handler smi_handler, smi_handler_end
+    ich9_enable_apm_smi
+    mov     $0x5a, %al                  # APM command: any value raises
+    mov     $APM_CNT, %dx
+    .if PAGED
+    enter_paging paged_loop
+    .else
+    smi_loop
+    .endif
+
+    .code32
+paged_loop:
+    flat_data_segments
+    smi_loop
     .code16
 
-    .p2align 3
-gdt:
-    .quad   0
-    .quad   0x00cf9a000000ffff          # 0x08: flat 32-bit code
-    .quad   0x00cf92000000ffff          # 0x10: flat data
-gdt_end:
-gdt_desc:
-    .word   gdt_end - gdt - 1
-    .long   IMAGE_BASE + gdt
+    flat_gdt
 
 # Runs in SMM at CS base 0x30000, IP 0x8000: nothing to do but return.
 smi_handler:

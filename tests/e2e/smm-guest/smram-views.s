@@ -20,14 +20,13 @@
     .code16
     .text
     .include "ich9.inc"
+    .include "paging.inc"
 
     .ifndef PAGED
     .set    PAGED, 0
     .endif
     .set    ROUNDS, 3
     .set    MAILBOX, 0x5000
-    .set    PAGE_DIR, 0x1000
-    .set    IMAGE_BASE, 0xf0000
     # Q35 host bridge SMRAM register (config 0x9d)
     .set    SMRAM_BASE_SEG, 0x02        # C_BASE_SEG: the A/B segments
     .set    G_SMRAME, 0x08
@@ -87,20 +86,7 @@ main:
     ich9_enable_apm_smi
     smram   $(G_SMRAME | SMRAM_BASE_SEG)
     .if PAGED
-    # one 4 MiB page maps the first 4 MiB
-    xor     %bx, %bx
-    mov     %bx, %es
-    movl    $0x83, %es:PAGE_DIR         # present, writable, 4 MiB
-    lgdtl   %cs:gdt_desc
-    mov     %cr4, %ebx
-    or      $0x10, %ebx                 # CR4.PSE
-    mov     %ebx, %cr4
-    mov     $PAGE_DIR, %ebx
-    mov     %ebx, %cr3
-    mov     %cr0, %ebx
-    or      $0x80000001, %ebx           # CR0.PG | CR0.PE
-    mov     %ebx, %cr0
-    ljmpl   $0x08, $(IMAGE_BASE + paged_main)
+    enter_paging paged_main
     .else
     mov     $0xa000, %ax
     mov     %ax, %es
@@ -111,22 +97,11 @@ main:
 
     .code32
 paged_main:
-    mov     $0x10, %bx
-    mov     %bx, %ds
-    mov     %bx, %es
-    mov     %bx, %ss
+    flat_data_segments
     rounds  0xa0000, MAILBOX
     .code16
 
-    .p2align 3
-gdt:
-    .quad   0
-    .quad   0x00cf9a000000ffff          # 0x08: flat 32-bit code
-    .quad   0x00cf92000000ffff          # 0x10: flat data
-gdt_end:
-gdt_desc:
-    .word   gdt_end - gdt - 1
-    .long   IMAGE_BASE + gdt
+    flat_gdt
 
 # Runs in SMM at CS base 0x30000, IP 0x8000, data segments flat: the
 # SMRAM byte goes to the mailbox, then counts this stay.
