@@ -64,10 +64,12 @@ def test_smoke(diag):
     # callgrind's count per round trip lies in the same band
     for variant in ('real mode', 'paged'):
         us = rows[('SMI round trip from %s, 1 vCPU' % variant, 'us')]
+        bcast = rows[('SMI broadcast from %s to 2 vCPUs' % variant, 'us')]
         instr = rows[('host instructions per SMI from %s' % variant,
                       'instr')]
         for b in ('fork', 'debian'):
             assert 0.5 < us['samples'][b][0] < 1000, us
+            assert 0.5 < bcast['samples'][b][0] < 10000, bcast
             assert 5e3 < instr['samples'][b][0] < 5e6, instr
     # boot tax: both builds booted; the ratio is theirs
     tax = rows[('SMM boot tax, 1 vCPUs, TCG multi', 'x')]

@@ -5,9 +5,10 @@
 # translation made outside SMM is used inside it, or the other way round,
 # whatever TCG caches across SMM entry and RSM.  The guest caches the
 # legacy SMRAM page outside SMM (all-ones: no VGA), raises SMIs whose
-# handler reads and counts in the same page (RAM), and changes the SMRAM
-# register outside SMM (open, closed, locked); from real mode and from
-# paged protected mode, so RSM returns into paging too.  The fast paths of
+# handler reads and counts in the same page (RAM), does the same with a
+# TSEG page it cached before enabling TSEG, and changes the SMRAM register
+# outside SMM (open, closed, locked); from real mode and from paged
+# protected mode, so RSM returns into paging too.  The fast paths of
 # issue #12 (jump cache, state-save map) must keep every report.
 # check-timeout: 120
 
@@ -24,19 +25,24 @@ from smm_guest import build_guest, reports  # noqa: E402
 
 ALL_ONES = 0xff
 # (tag, value): N outside SMM, S what SMM read (its own count so far),
+# T outside SMM from TSEG, U what SMM read there (the pattern, counted),
 # O/C/L outside SMM with SMRAM open, closed, locked with D_OPEN set
+TSEG_PATTERN = 0x77
 EXPECTED = [('N', ALL_ONES), ('S', 0), ('N', ALL_ONES), ('S', 1),
             ('N', ALL_ONES), ('S', 2), ('N', ALL_ONES),
-            ('O', 3), ('C', ALL_ONES), ('L', ALL_ONES),
-            ('S', 3), ('N', ALL_ONES), ('E', 0)]
-SMIS = 4
+            ('T', ALL_ONES), ('U', TSEG_PATTERN),
+            ('T', ALL_ONES), ('U', TSEG_PATTERN + 1),
+            ('O', 5), ('C', ALL_ONES), ('L', ALL_ONES),
+            ('S', 5), ('N', ALL_ONES), ('E', 0)]
+SMIS = 6
 
 
 def run_guest(paged, accel):
     with tempfile.TemporaryDirectory() as tmp:
         img = build_guest(tmp, 'smram-views', PAGED=paged)
         con = os.path.join(tmp, 'debugcon')
-        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', accel,
+        # 256 MiB: TSEG is the top MiB, where the guest looks for it
+        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', accel, '-m', '256',
                      '-debugcon', 'file:%s' % con,
                      '-global', 'isa-debugcon.iobase=0x402'],
                     firmware=img, name='smram-views')

@@ -8,7 +8,10 @@
 # it saw through a mailbox at 0x5000 and increments it; back outside SMM
 # the guest must see all-ones again.  Three rounds, then the SMRAM
 # register changes outside SMM: open (SMRAM's RAM visible), closed,
-# locked with D_OPEN set (ignored); then an SMI once more.
+# locked with D_OPEN set (ignored); then an SMI once more.  Between the
+# two, TSEG (1 MiB at 0xff00000, the top of the guest's 256 MiB): the
+# guest writes a pattern there and caches the page, enables TSEG, and
+# must read all-ones while the handler reads and counts the pattern.
 #
 # --defsym PAGED=1 runs the rounds from 32-bit protected mode with paging
 # (so RSM goes back into paging), PAGED=0 from real mode.  Every report is
@@ -32,6 +35,10 @@
     .set    G_SMRAME, 0x08
     .set    D_LCK, 0x10
     .set    D_OPEN, 0x40
+    # ESMRAMC (config 0x9e): TSEG on, 1 MiB
+    .set    T_EN, 0x01
+    .set    TSEG, 0xff00000
+    .set    TSEG_PATTERN, 0x77
 
     # write \val to the host bridge's SMRAM register
     .macro smram val
@@ -41,9 +48,22 @@
     outb    %al, %dx
     .endm
 
+    .macro esmramc val
+    pci_cfg_addr $0x8000009c
+    add     $2, %dx
+    mov     \val, %al
+    outb    %al, %dx
+    .endm
+
+    .macro smi
+    mov     $0xb2, %dx
+    mov     $0x5a, %al
+    outb    %al, %dx
+    .endm
+
     # the rounds; \aseg and \mailbox address 0xa0000 and MAILBOX in the
-    # current mode
-    .macro rounds aseg, mailbox
+    # current mode, \a32 is addr32 in real mode (TSEG is beyond 1 MiB)
+    .macro rounds aseg, mailbox, a32
     mov     $ROUNDS, %ecx
 1:  movb    \aseg, %bl                  # the page, cached outside SMM
     report  $'N', %bl
@@ -56,6 +76,19 @@
     jnz     1b
     movb    \aseg, %bl
     report  $'N', %bl
+
+    \a32 movb $TSEG_PATTERN, TSEG
+    esmramc $T_EN
+    \a32 movb TSEG, %bl
+    report  $'T', %bl
+    smi
+    \a32 movb (MAILBOX + 1), %bl
+    report  $'U', %bl
+    \a32 movb TSEG, %bl
+    report  $'T', %bl
+    smi
+    \a32 movb (MAILBOX + 1), %bl
+    report  $'U', %bl
 
     smram   $(D_OPEN | G_SMRAME | SMRAM_BASE_SEG)
     movb    \aseg, %bl
@@ -88,11 +121,12 @@ main:
     .if PAGED
     enter_paging paged_main
     .else
+    big_real_mode
     mov     $0xa000, %ax
     mov     %ax, %es
     mov     $(MAILBOX >> 4), %ax
     mov     %ax, %fs
-    rounds  %es:0, %fs:0
+    rounds  %es:0, %fs:0, addr32
     .endif
 
     .code32
@@ -104,11 +138,15 @@ paged_main:
     flat_gdt
 
 # Runs in SMM at CS base 0x30000, IP 0x8000, data segments flat: the
-# SMRAM byte goes to the mailbox, then counts this stay.
+# legacy SMRAM byte and the TSEG byte go to the mailbox, then both count
+# this stay.
 smi_handler:
     addr32 movb 0xa0000, %al
     addr32 movb %al, MAILBOX
     addr32 incb 0xa0000
+    addr32 movb TSEG, %al
+    addr32 movb %al, (MAILBOX + 1)
+    addr32 incb TSEG
     rsm
 smi_handler_end:
 
