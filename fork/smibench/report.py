@@ -94,19 +94,35 @@ def series(res, unit, key):
     return {k: sorted(v) for k, v in lines.items()}
 
 
-def draw(path, title, ylabel, lines, hline=None):
-    """One line per series with min-max error bars, against vCPUs."""
+def draw(path, title, ylabel, lines, hline=None, logy=False):
+    """
+    One line per series with min-max error bars, against vCPUs; logy for
+    ratios whose series lie orders of magnitude apart.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(10, 6))
-    for label, pts in sorted(lines.items()):
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    # each series a little to the side, so that equal x do not hide
+    # each other's points and ranges
+    n = len(lines)
+    for i, (label, pts) in enumerate(sorted(lines.items())):
+        dodge = 2 ** (0.04 * (i - (n - 1) / 2))
+        xs, ys = [p[0] * dodge for p in pts], [p[1] for p in pts]
         err = [[p[1] - p[2] for p in pts], [p[3] - p[1] for p in pts]]
         ax.errorbar(xs, ys, yerr=err, marker='o', capsize=3, label=label)
     if hline:
         ax.axhline(hline[0], color='grey', linestyle='--', label=hline[1])
     ax.set_xscale('log', base=2)
+    if logy:
+        from matplotlib.ticker import ScalarFormatter
+        ax.set_yscale('log')
+        top = max(p[3] for pts in lines.values() for p in pts)
+        ax.set_yticks([t for t in (0.8, 1, 1.3, 2, 4, 8, 16, 32, 64)
+                       if t <= top * 1.5])
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ticks = sorted({p[0] for pts in lines.values() for p in pts})
     ax.set_xticks(ticks)
     ax.set_xticklabels([str(t) for t in ticks])
@@ -122,6 +138,7 @@ def draw(path, title, ylabel, lines, hline=None):
 
 
 def plot(out, res):
+    os.makedirs(out, exist_ok=True)
     efi = series(res, 'us/read', lambda b, p: '%s %s %s' % (
         b, p['pin'], 'bcast' if p['broadcast'] else 'no-bcast'))
     if efi:
@@ -132,5 +149,5 @@ def plot(out, res):
     if tax:
         draw(os.path.join(out, 'boot-tax.png'),
              'SMM boot tax: OVMF SMM build / non-SMM build, time to Linux '
-             'init (median, min-max)', 'SMM boot / non-SMM boot', tax,
-             hline=(1.3, 'target 1.3x'))
+             'init (median, min-max)', 'SMM boot / non-SMM boot (log scale)',
+             tax, hline=(1.3, 'target 1.3x'), logy=True)
