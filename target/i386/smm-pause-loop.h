@@ -21,18 +21,21 @@
  */
 typedef struct X86SMMPauseLoop {
     int64_t spin_start_ns;      /* host clock, first PAUSE of this spin */
-    int64_t last_pause_ns;      /* host clock, latest PAUSE */
-    Stat64 yields;              /* times the vCPU gave its host CPU away */
+    int64_t last_pause_ns;      /* host clock, latest PAUSE or its return */
+    int64_t given_ns;           /* of this spin, time given to the host */
+    Stat64 yields;              /* times the vCPU yielded its host CPU */
+    Stat64 sleeps;              /* times it slept */
 
     /* properties */
     uint32_t spin_us;           /* x-smm-pause-spin-us, 0: never yield */
-    uint32_t yield_us;          /* x-smm-pause-yield-us */
+    uint32_t sleep_after_us;    /* x-smm-pause-sleep-after-us */
+    uint32_t sleep_us;          /* x-smm-pause-sleep-us */
 } X86SMMPauseLoop;
 
 /* The PAUSE instruction of a vCPU running TCG, in system emulation. */
 void x86_cpu_smm_pause(X86CPU *cpu);
 
-/* x-smm-pause-yields, read-only: the count, for tests and tools */
+/* x-smm-pause-yields and -sleeps, read-only: for tests and tools */
 void x86_cpu_class_add_smm_pause_loop_properties(ObjectClass *oc);
 
 #endif

@@ -13,12 +13,23 @@
  * a tight loop, and KVM yields it.
  *
  * Here a spin is a run of PAUSEs each less than SPIN_GAP_NS after the
- * previous one; once a spin in SMM lasts spin_us, the vCPU thread sleeps
- * yield_us, then spins spin_us again, and so on.  A vCPU that waits for
- * a running one is usually released within spin_us and never sleeps; one
- * that waits for a preempted one sleeps, and the host runs the preempted
- * thread.  Sleeps that grew with the wait were measured slower: the
- * release of a rendezvous then waits for the longest sleep.
+ * previous one, not counting the time the vCPU gave away.  Once a spin in
+ * SMM lasts spin_us, the vCPU thread yields the host CPU at every PAUSE:
+ * the host runs another thread if one is ready, and returns at once if
+ * not.  A vCPU that waits for a running one is usually released within
+ * spin_us and never yields; one that waits for a preempted one lets it
+ * run.  Once the spin lasts sleep_after_us, the vCPU sleeps sleep_us at
+ * every PAUSE instead: a long wait (the monarch handling a variable
+ * write, or a handler that hangs) should not keep a host CPU busy.
+ *
+ * Yielding first matters because firmware hands work back and forth
+ * between CPUs inside one SMI: edk2 flushes every CPU's TLB after each
+ * change of SMRAM page attributes, by starting a procedure on each AP and
+ * waiting for it, hundreds of times at the end of DXE.  With 8 vCPU
+ * threads on 2 host CPUs, every hand-over that waits for a fixed sleep
+ * costs tens of microseconds; that single SMI took 1.5 s that way, against
+ * 45 ms with one vCPU.  Sleeps that grew with the wait were slower still.
+ *
  * Only SMM: the rendezvous is where every vCPU waits for every other one,
  * and everything else keeps upstream's timing.  Only multi-threaded TCG:
  * with one thread for all vCPUs, PAUSE already hands over to the next
@@ -44,40 +55,62 @@
 void x86_cpu_smm_pause(X86CPU *cpu)
 {
     X86SMMPauseLoop *pl = &cpu->smm_pause_loop;
-    int64_t now;
+    CPUX86State *env = &cpu->env;
+    int64_t now, spun_ns;
+    bool sleep;
 
-    if (!(cpu->env.hflags & HF_SMM_MASK) || !pl->spin_us ||
+    if (!(env->hflags & HF_SMM_MASK) || !pl->spin_us ||
         !qemu_tcg_mttcg_enabled()) {
         return;
     }
     now = get_clock();
     if (now - pl->last_pause_ns > SPIN_GAP_NS) {
         pl->spin_start_ns = now;
+        pl->given_ns = 0;
     }
     pl->last_pause_ns = now;
-    if (now - pl->spin_start_ns < (int64_t)pl->spin_us * SCALE_US) {
+    spun_ns = now - pl->spin_start_ns - pl->given_ns;
+    if (spun_ns < (int64_t)pl->spin_us * SCALE_US) {
         return;
     }
-    stat64_add(&pl->yields, 1);
+    sleep = spun_ns >= (int64_t)pl->sleep_after_us * SCALE_US;
     trace_x86_cpu_smm_pause_yield(CPU(cpu)->cpu_index,
-                                  (now - pl->spin_start_ns) / SCALE_US,
-                                  pl->yield_us);
-    g_usleep(pl->yield_us);
-    pl->spin_start_ns = pl->last_pause_ns = get_clock();
+                                  env->segs[R_CS].base + env->eip,
+                                  spun_ns / SCALE_US,
+                                  sleep ? pl->sleep_us : 0);
+    if (sleep) {
+        stat64_add(&pl->sleeps, 1);
+        g_usleep(pl->sleep_us);
+    } else {
+        stat64_add(&pl->yields, 1);
+        g_thread_yield();
+    }
+    pl->last_pause_ns = get_clock();
+    pl->given_ns += pl->last_pause_ns - now;
 }
 
-static void get_yields(Object *obj, Visitor *v, const char *name,
-                       void *opaque, Error **errp)
+/* opaque: the offset of the count in X86SMMPauseLoop */
+static void get_count(Object *obj, Visitor *v, const char *name,
+                      void *opaque, Error **errp)
 {
-    uint64_t yields = stat64_get(&X86_CPU(obj)->smm_pause_loop.yields);
+    X86SMMPauseLoop *pl = &X86_CPU(obj)->smm_pause_loop;
+    uint64_t count = stat64_get((Stat64 *)((char *)pl + (uintptr_t)opaque));
 
-    visit_type_uint64(v, name, &yields, errp);
+    visit_type_uint64(v, name, &count, errp);
 }
 
 void x86_cpu_class_add_smm_pause_loop_properties(ObjectClass *oc)
 {
-    object_class_property_add(oc, "x-smm-pause-yields", "uint64",
-                              get_yields, NULL, NULL, NULL);
+    object_class_property_add(oc, "x-smm-pause-yields", "uint64", get_count,
+                              NULL, NULL,
+                              (void *)offsetof(X86SMMPauseLoop, yields));
     object_class_property_set_description(oc, "x-smm-pause-yields",
-        "Times the vCPU slept in a PAUSE loop in SMM (multi-threaded TCG)");
+        "Times the vCPU yielded its host CPU in a PAUSE loop in SMM "
+        "(multi-threaded TCG)");
+    object_class_property_add(oc, "x-smm-pause-sleeps", "uint64", get_count,
+                              NULL, NULL,
+                              (void *)offsetof(X86SMMPauseLoop, sleeps));
+    object_class_property_set_description(oc, "x-smm-pause-sleeps",
+        "Times the vCPU slept in a long PAUSE loop in SMM "
+        "(multi-threaded TCG)");
 }
