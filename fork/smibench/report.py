@@ -102,7 +102,7 @@ def draw(path, title, ylabel, lines, hline=None, logy=False):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(10, 6))
+    fig, ax = plt.subplots(figsize=(12, 6))
     # each series a little to the side, so that equal x do not hide
     # each other's points and ranges
     n = len(lines)
@@ -130,9 +130,10 @@ def draw(path, title, ylabel, lines, hline=None, logy=False):
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize='small', loc='upper left')
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    # beside the axes: inside, it covered the points of a corner
+    ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1.01, 1),
+              borderaxespad=0)
+    fig.savefig(path, dpi=100, bbox_inches='tight')
     plt.close(fig)
     log('plot: %s' % path)
 
