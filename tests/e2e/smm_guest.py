@@ -5,6 +5,12 @@
 
 import os
 import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import qmp  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,6 +36,31 @@ def build_guest(tmp, name='smbase-window', **defsyms):
                        stderr=subprocess.STDOUT)
     assert os.path.getsize(img) == 64 * 1024
     return img
+
+
+def run_to_end(img, args, name, inspect=None, timeout=30):
+    """
+    Run the -bios image img until it reports ('E', 0) on the debug console
+    port 0x402; args are QEMU's others.  Returns what it reported as raw
+    bytes, and what inspect(vm) returned before the VM was shut down.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        con = os.path.join(tmp, 'debugcon')
+        vm = qmp.VM(args + ['-debugcon', 'file:%s' % con,
+                            '-global', 'isa-debugcon.iobase=0x402'],
+                    firmware=img, name=name)
+        try:
+            vm.launch()
+
+            def done():
+                with open(con, 'rb') as f:
+                    raw = f.read()
+                return raw if raw.endswith(b'E\x00') else None
+            raw = vm.wait_for('the guest\'s last report', done, timeout)
+            seen = inspect(vm) if inspect else None
+        finally:
+            vm.shutdown()
+    return raw, seen
 
 
 def reports(raw):

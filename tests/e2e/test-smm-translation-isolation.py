@@ -18,10 +18,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
 import tap  # noqa: E402
 
-from smm_guest import build_guest, reports  # noqa: E402
+from smm_guest import build_guest, reports, run_to_end  # noqa: E402
 
 ALL_ONES = 0xff
 # (tag, value): N outside SMM, S what SMM read (its own count so far),
@@ -40,23 +39,11 @@ SMIS = 6
 def run_guest(paged, accel):
     with tempfile.TemporaryDirectory() as tmp:
         img = build_guest(tmp, 'smram-views', PAGED=paged)
-        con = os.path.join(tmp, 'debugcon')
         # 256 MiB: TSEG is the top MiB, where the guest looks for it
-        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', accel, '-m', '256',
-                     '-debugcon', 'file:%s' % con,
-                     '-global', 'isa-debugcon.iobase=0x402'],
-                    firmware=img, name='smram-views')
-        try:
-            vm.launch()
-
-            def done():
-                with open(con, 'rb') as f:
-                    raw = f.read()
-                return raw if raw.endswith(b'E\x00') else None
-            raw = vm.wait_for('the guest\'s last report', done, 30)
-            cpu0 = vm.cmd('query-smi')['cpus'][0]
-        finally:
-            vm.shutdown()
+        raw, cpu0 = run_to_end(
+            img, ['-machine', 'q35,smm=on', '-accel', accel, '-m', '256'],
+            'smram-views',
+            inspect=lambda vm: vm.cmd('query-smi')['cpus'][0])
     return reports(raw), cpu0
 
 

@@ -16,10 +16,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
 import tap  # noqa: E402
 
-from smm_guest import build_guest, reports  # noqa: E402
+from smm_guest import build_guest, reports, run_to_end  # noqa: E402
 
 # what V returned after each remap: page one, one, two, one, (the
 # remembered entries overflowed) one, two
@@ -30,21 +29,8 @@ EXPECTED = [('V', 1), ('V', 1), ('V', 2), ('V', 1), ('V', 1), ('V', 2),
 def check(accel):
     with tempfile.TemporaryDirectory() as tmp:
         img = build_guest(tmp, 'tb-remap')
-        con = os.path.join(tmp, 'debugcon')
-        vm = qmp.VM(['-machine', 'q35', '-accel', accel, '-m', '64',
-                     '-debugcon', 'file:%s' % con,
-                     '-global', 'isa-debugcon.iobase=0x402'],
-                    firmware=img, name='tb-remap')
-        try:
-            vm.launch()
-
-            def done():
-                with open(con, 'rb') as f:
-                    raw = f.read()
-                return raw if raw.endswith(b'E\x00') else None
-            raw = vm.wait_for('the guest\'s last report', done, 30)
-        finally:
-            vm.shutdown()
+        raw, _ = run_to_end(img, ['-machine', 'q35', '-accel', accel,
+                                  '-m', '64'], 'tb-remap')
     got = reports(raw)
     assert got == EXPECTED, 'reports %r, want %r' % (got, EXPECTED)
 

@@ -99,18 +99,25 @@ static void get_count(Object *obj, Visitor *v, const char *name,
     visit_type_uint64(v, name, &count, errp);
 }
 
+static const struct {
+    const char *name;
+    size_t offset;
+    const char *description;
+} counts[] = {
+    { "x-smm-pause-yields", offsetof(X86SMMPauseLoop, yields),
+      "Times the vCPU yielded its host CPU in a PAUSE loop in SMM "
+      "(multi-threaded TCG)" },
+    { "x-smm-pause-sleeps", offsetof(X86SMMPauseLoop, sleeps),
+      "Times the vCPU slept in a long PAUSE loop in SMM "
+      "(multi-threaded TCG)" },
+};
+
 void x86_cpu_class_add_smm_pause_loop_properties(ObjectClass *oc)
 {
-    object_class_property_add(oc, "x-smm-pause-yields", "uint64", get_count,
-                              NULL, NULL,
-                              (void *)offsetof(X86SMMPauseLoop, yields));
-    object_class_property_set_description(oc, "x-smm-pause-yields",
-        "Times the vCPU yielded its host CPU in a PAUSE loop in SMM "
-        "(multi-threaded TCG)");
-    object_class_property_add(oc, "x-smm-pause-sleeps", "uint64", get_count,
-                              NULL, NULL,
-                              (void *)offsetof(X86SMMPauseLoop, sleeps));
-    object_class_property_set_description(oc, "x-smm-pause-sleeps",
-        "Times the vCPU slept in a long PAUSE loop in SMM "
-        "(multi-threaded TCG)");
+    for (size_t i = 0; i < ARRAY_SIZE(counts); i++) {
+        object_class_property_add(oc, counts[i].name, "uint64", get_count,
+                                  NULL, NULL, (void *)counts[i].offset);
+        object_class_property_set_description(oc, counts[i].name,
+                                              counts[i].description);
+    }
 }
