@@ -12,6 +12,9 @@
 # two, TSEG (1 MiB at 0xff00000, the top of the guest's 256 MiB): the
 # guest writes a pattern there and caches the page, enables TSEG, and
 # must read all-ones while the handler reads and counts the pattern.
+# Then SMRAM is opened and closed again from inside SMM (APM commands
+# OPEN_CMD and CLOSE_CMD), while the A and B segments are cached outside:
+# back outside, the guest must see SMRAM's RAM, then all-ones again.
 #
 # --defsym PAGED=1 runs the rounds from 32-bit protected mode with paging
 # (so RSM goes back into paging), PAGED=0 from real mode.  Every report is
@@ -39,6 +42,10 @@
     .set    T_EN, 0x01
     .set    TSEG, 0xff00000
     .set    TSEG_PATTERN, 0x77
+    # APM commands: the handler counts, and opens or closes SMRAM
+    .set    COUNT_CMD, 0x5a
+    .set    OPEN_CMD, 0x5b
+    .set    CLOSE_CMD, 0x5c
 
     # write \val to the host bridge's SMRAM register
     .macro smram val
@@ -55,15 +62,16 @@
     outb    %al, %dx
     .endm
 
-    .macro smi
+    .macro smi cmd=$COUNT_CMD
     mov     $0xb2, %dx
-    mov     $0x5a, %al
+    mov     \cmd, %al
     outb    %al, %dx
     .endm
 
-    # the rounds; \aseg and \mailbox address 0xa0000 and MAILBOX in the
-    # current mode, \a32 is addr32 in real mode (TSEG is beyond 1 MiB)
-    .macro rounds aseg, mailbox, a32
+    # the rounds; \aseg, \bseg and \mailbox address 0xa0000, 0xb0000 and
+    # MAILBOX in the current mode, \a32 is addr32 in real mode (TSEG is
+    # beyond 1 MiB)
+    .macro rounds aseg, bseg, mailbox, a32
     mov     $ROUNDS, %ecx
 1:  movb    \aseg, %bl                  # the page, cached outside SMM
     report  $'N', %bl
@@ -89,6 +97,19 @@
     smi
     \a32 movb (MAILBOX + 1), %bl
     report  $'U', %bl
+
+    movb    \bseg, %bl                  # cached outside SMM, closed
+    report  $'B', %bl
+    smi     $OPEN_CMD
+    movb    \aseg, %bl
+    report  $'o', %bl
+    movb    \bseg, %bl
+    report  $'b', %bl
+    smi     $CLOSE_CMD
+    movb    \aseg, %bl
+    report  $'c', %bl
+    movb    \bseg, %bl
+    report  $'c', %bl
 
     smram   $(D_OPEN | G_SMRAME | SMRAM_BASE_SEG)
     movb    \aseg, %bl
@@ -124,22 +145,25 @@ main:
     big_real_mode
     mov     $0xa000, %ax
     mov     %ax, %es
+    mov     $0xb000, %ax
+    mov     %ax, %gs
     mov     $(MAILBOX >> 4), %ax
     mov     %ax, %fs
-    rounds  %es:0, %fs:0, addr32
+    rounds  %es:0, %gs:0, %fs:0, addr32
     .endif
 
     .code32
 paged_main:
     flat_data_segments
-    rounds  0xa0000, MAILBOX
+    rounds  0xa0000, 0xb0000, MAILBOX
     .code16
 
     flat_gdt
 
 # Runs in SMM at CS base 0x30000, IP 0x8000, data segments flat: the
 # legacy SMRAM byte and the TSEG byte go to the mailbox, then both count
-# this stay.
+# this stay; OPEN_CMD and CLOSE_CMD open and close SMRAM.  RSM restores
+# every register it uses.
 smi_handler:
     addr32 movb 0xa0000, %al
     addr32 movb %al, MAILBOX
@@ -147,7 +171,14 @@ smi_handler:
     addr32 movb TSEG, %al
     addr32 movb %al, (MAILBOX + 1)
     addr32 incb TSEG
-    rsm
+    inb     $0xb2, %al
+    cmp     $OPEN_CMD, %al
+    jne     1f
+    smram   $(D_OPEN | G_SMRAME | SMRAM_BASE_SEG)
+1:  cmp     $CLOSE_CMD, %al
+    jne     2f
+    smram   $(G_SMRAME | SMRAM_BASE_SEG)
+2:  rsm
 smi_handler_end:
 
     .org    0xfff0
