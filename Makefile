@@ -8,7 +8,7 @@
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 QEMU_BUILD := $(TOP)/build/qemu
-NINJA_TARGETS = qemu-system-x86_64 $(shell $(TOP)/fork/check --print-build-targets)
+NINJA_TARGETS = qemu-system-x86_64 qemu-system-i386 $(shell $(TOP)/fork/check --print-build-targets)
 
 # ccache: hash paths below the checkout relative to it, so that another
 # clone (CI's) hits the cache too
@@ -38,7 +38,7 @@ configure:
 	@$(TOP)/configure
 
 build: deps-build configure
-	@echo "==> building QEMU (x86_64-softmmu) and the qtests in build/qemu"
+	@echo "==> building QEMU (qemu-system-x86_64, qemu-system-i386) and the qtests in build/qemu"
 	@set -o pipefail; PATH=/usr/bin:/bin:$$PATH ninja -C $(QEMU_BUILD) $(NINJA_TARGETS) \
 	    | $(TOP)/fork/progress
 
@@ -61,7 +61,7 @@ firmware:
 # The unpatched base built with the same options (build/base-qemu): the
 # upstream canaries of make check and the baseline of make bench.
 build-unpatched: deps-build
-	@$(TOP)/configure --unpatched
+	@$(TOP)/configure --unpatched --target-list=x86_64-softmmu
 	@echo "==> building the unpatched base (QEMU $$(cat $(TOP)/build/base/tree/VERSION)) in build/base-qemu"
 	@set -o pipefail; PATH=/usr/bin:/bin:$$PATH ninja -C $(TOP)/build/base-qemu qemu-system-x86_64 \
 	    | $(TOP)/fork/progress
@@ -83,7 +83,7 @@ firmware-matrix: deps-check build
 	@$(TOP)/fork/fetch-firmware sid
 	@$(TOP)/fork/firmware-matrix $(MATRIX_ARGS)
 
-# ASan + UBSan build (build/asan) running the qtests and fast e2e tests
+# ASan + UBSan build (build/asan, x86_64, minimal features) running the qtests and fast e2e tests
 sanitize: deps-check
 	@$(TOP)/fork/sanitize $(CHECK_ARGS)
 
