@@ -18,6 +18,7 @@
 #include "qapi/qapi-events-smi-target.h"
 #include "hw/core/cpu.h"
 #include "system/hw_accel.h"
+#include "system/tcg.h"
 #include "hw/isa/ich9_smi_watchdog.h"
 #include "cpu.h"
 #include "trace.h"
@@ -84,6 +85,12 @@ static void ich9_smi_watchdog_tick(void *opaque)
 void ich9_smi_watchdog_start(ICH9SMIWatchdog *w)
 {
     if (!w->threshold_ms) {
+        return;
+    }
+    /* Only TCG enters SMM in QEMU, where a stay's start can be seen */
+    if (!tcg_enabled()) {
+        warn_report("ICH9-LPC.smm-watchdog-ms: the SMM watchdog needs TCG, "
+                    "which lets QEMU see SMM entries; it stays off");
         return;
     }
     w->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, ich9_smi_watchdog_tick, w);

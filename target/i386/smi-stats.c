@@ -25,8 +25,16 @@
 #include "monitor/monitor.h"
 #include "hw/core/cpu.h"
 #include "hw/i386/apic.h"
+#include "system/cpus.h"
+#include "system/hw_accel.h"
+#include "system/kvm.h"
+#include "system/qtest.h"
+#include "system/tcg.h"
 #include "cpu.h"
 #include "trace.h"
+#ifdef CONFIG_KVM
+#include <linux/kvm.h>
+#endif
 
 /* The ICH9 LPC type name; a string keeps this file free of chipset code. */
 #define ICH9_LPC_TYPE "ICH9-LPC"
@@ -119,6 +127,49 @@ uint64_t x86_cpu_smm_entries(X86CPU *cpu)
     return stat64_get(&cpu->smi_stats.smm_entries);
 }
 
+/*
+ * With the local APICs in the kernel, an SMI IPI goes from vCPU to vCPU
+ * without QEMU seeing it.
+ */
+static bool smi_apic_source_seen(void)
+{
+    return !kvm_irqchip_in_kernel();
+}
+
+/*
+ * SMM entries as far as the accelerator tells them.  TCG enters SMM in
+ * QEMU, which counts; KVM counts in the kernel and shows the count as
+ * MSR_SMI_COUNT, in env once the vCPU's state was synchronized.
+ */
+static bool smm_entries_known(X86CPU *cpu, uint64_t *entries)
+{
+    if (kvm_enabled()) {
+        *entries = cpu->env.msr_smi_count;
+        return true;
+    }
+    if (tcg_enabled() || qtest_enabled()) {
+        *entries = x86_cpu_smm_entries(cpu);
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Whether an AP sits in wait-for-SIPI, in the model that knows it.  KVM
+ * keeps an AP that saw no INIT since power-on UNINITIALIZED; it waits for
+ * INIT-SIPI-SIPI, which is what the wait-for-SIPI state is to firmware.
+ */
+static bool waits_for_sipi(X86CPU *cpu)
+{
+#ifdef CONFIG_KVM
+    if (kvm_enabled()) {
+        return cpu->env.mp_state == KVM_MP_STATE_INIT_RECEIVED ||
+               cpu->env.mp_state == KVM_MP_STATE_UNINITIALIZED;
+    }
+#endif
+    return cpu->apic_state && apic_waiting_for_sipi(cpu->apic_state);
+}
+
 /* QOM properties */
 
 static void get_smi_injected_total(Object *obj, Visitor *v, const char *name,
@@ -134,16 +185,29 @@ static void get_smi_injected_source(Object *obj, Visitor *v,
                                     Error **errp)
 {
     X86SMISource source = (uintptr_t)opaque;
-    uint64_t val = x86_cpu_smi_injected(X86_CPU(obj), source);
+    uint64_t val;
 
+    if (source == X86_SMI_SOURCE_APIC && !smi_apic_source_seen()) {
+        error_setg(errp, "%s: the local APICs are in the kernel, which "
+                   "delivers their SMIs without QEMU seeing them", name);
+        return;
+    }
+    val = x86_cpu_smi_injected(X86_CPU(obj), source);
     visit_type_uint64(v, name, &val, errp);
 }
 
 static void get_smm_entries(Object *obj, Visitor *v, const char *name,
                             void *opaque, Error **errp)
 {
-    uint64_t val = x86_cpu_smm_entries(X86_CPU(obj));
+    X86CPU *cpu = X86_CPU(obj);
+    uint64_t val;
 
+    cpu_synchronize_state(CPU(cpu));
+    if (!smm_entries_known(cpu, &val)) {
+        error_setg(errp, "%s: the accelerator does not report SMM entries",
+                   name);
+        return;
+    }
     visit_type_uint64(v, name, &val, errp);
 }
 
@@ -166,7 +230,7 @@ void x86_cpu_class_add_smi_stats_properties(ObjectClass *oc)
     object_class_property_add(oc, "x-smm-entries", "uint64",
                               get_smm_entries, NULL, NULL, NULL);
     object_class_property_set_description(oc, "x-smm-entries",
-        "Times this vCPU entered SMM (TCG only; 0 elsewhere)");
+        "Times this vCPU entered SMM (TCG's count, KVM's MSR_SMI_COUNT)");
 }
 
 /* query-smi, info smi */
@@ -278,11 +342,13 @@ static void query_smm_state(X86CPU *cpu, int64_t now, SmiCpuInfo *c)
     }
     c->smbase = qatomic_read(&cpu->env.smbase);
     c->smi_pending = pending & CPU_INTERRUPT_SMI;
-    c->nmi_pending = pending & CPU_INTERRUPT_NMI;
+    /* KVM keeps a latched NMI in its vCPU events, not in the request */
+    c->nmi_pending = (pending & CPU_INTERRUPT_NMI) ||
+                     (kvm_enabled() && cpu->env.nmi_pending);
     c->init_held = c->in_smm && (pending & CPU_INTERRUPT_INIT);
-    c->wait_for_sipi = cpu->apic_state &&
-                       apic_waiting_for_sipi(cpu->apic_state);
-    c->halted = qatomic_read(&cs->halted);
+    c->wait_for_sipi = waits_for_sipi(cpu);
+    /* TCG halts a vCPU that waits for SIPI, KVM only tells its mp_state */
+    c->halted = qatomic_read(&cs->halted) || c->wait_for_sipi;
 }
 
 SmiInfo *qmp_query_smi(Error **errp)
@@ -310,10 +376,13 @@ SmiInfo *qmp_query_smi(Error **errp)
         c->apm_broadcast =
             x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APM_BROADCAST);
         c->apm_unicast = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APM_UNICAST);
+        c->has_apic = smi_apic_source_seen();
         c->apic = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_APIC);
         c->timer = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_TIMER);
         c->other = x86_cpu_smi_injected(cpu, X86_SMI_SOURCE_OTHER);
-        c->smm_entries = x86_cpu_smm_entries(cpu);
+        /* KVM's SMM state is in the kernel until it is fetched */
+        cpu_synchronize_state(cs);
+        c->has_smm_entries = smm_entries_known(cpu, &c->smm_entries);
         query_smm_state(cpu, now, c);
         QAPI_LIST_APPEND(tail, c);
     }
@@ -426,13 +495,20 @@ void hmp_info_smi(Monitor *mon, const QDict *qdict)
                    "timer", "other", "smm-entries");
     for (l = info->cpus; l; l = l->next) {
         SmiCpuInfo *c = l->value;
+        g_autofree char *apic = c->has_apic ?
+            g_strdup_printf("%" PRIu64, c->apic) : g_strdup("n/a");
+        g_autofree char *entries = c->has_smm_entries ?
+            g_strdup_printf("%" PRIu64, c->smm_entries) : g_strdup("n/a");
 
         monitor_printf(mon, "%4" PRId64 " %10" PRIu64 " %14" PRIu64
-                       " %12" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-                       " %12" PRIu64 "\n",
+                       " %12" PRIu64 " %8s %8" PRIu64 " %8" PRIu64
+                       " %12s\n",
                        c->cpu_index, c->injected, c->apm_broadcast,
-                       c->apm_unicast, c->apic, c->timer, c->other,
-                       c->smm_entries);
+                       c->apm_unicast, apic, c->timer, c->other, entries);
+    }
+    if (info->cpus && !info->cpus->value->has_apic) {
+        monitor_printf(mon, "apic n/a: the local APICs are in the kernel, "
+                       "which delivers their SMIs unseen\n");
     }
     hmp_print_smm_state(mon, info);
 }
