@@ -118,7 +118,7 @@ DOMAIN_XML = '''<domain type='qemu'>
   <devices>
     <emulator>{qemu}</emulator>
     <serial type='file'><source path='{console}' append='on'/></serial>
-    <memballoon model='none'/>
+    <memballoon model='none'/>{devices}
   </devices>
   <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
 </domain>
@@ -130,13 +130,13 @@ DOMAIN_XML = '''<domain type='qemu'>
 class Domain:
     """A transient test domain defined from DOMAIN_XML."""
 
-    def __init__(self, tmp, name, **fields):
+    def __init__(self, tmp, name, devices='', **fields):
         self.name = name
         self.console_path = os.path.join(tmp, 'console.log')
         self.xml = os.path.join(tmp, 'domain.xml')
         with open(self.xml, 'w') as f:
             f.write(DOMAIN_XML.format(name=name, console=self.console_path,
-                                      **fields))
+                                      devices=devices, **fields))
 
     def define(self):
         virsh('define', self.xml)

@@ -3,7 +3,8 @@
 #
 # End-to-end, libvirt as the client: Debian's libvirt drives the fork's
 # QEMU as <emulator> of a TCG domain with <smm state='on'/>, the secure
-# OVMF loader with its own variable store and the test guest's kernel:
+# OVMF loader with its own variable store, a TPM 2.0 (tpm-crb on the
+# swtpm libvirt starts) and the test guest's kernel:
 # define, start, the firmware negotiates 0x7 (query-smi through virsh),
 # 'virsh setvcpus --live 2' and the guest onlines the CPU, 'setvcpus
 # --live 1' unplugs it through the firmware (upstream 10.0 never sends
@@ -29,6 +30,16 @@ import linux_guest  # noqa: E402
 
 BOOT_TIMEOUT = 300
 STEP_TIMEOUT = 60
+# A TPM 2.0 whose swtpm libvirt creates and starts itself
+TPM_XML = """
+    <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>"""
+
+
+def assert_tpm(dom):
+    """The domain's QEMU has the tpm-crb on libvirt's swtpm."""
+    tpms = dom.qmp('query-tpm')
+    assert [(t['model'], t['options']['type']) for t in tpms] == \
+        [('tpm-crb', 'emulator')], tpms
 
 
 def wait_console(dom, pattern, start=0, timeout=STEP_TIMEOUT):
@@ -68,7 +79,8 @@ def test_smm_domain(diag):
     shutil.copy(qmp.OVMF_VARS, vars_copy)
     dom = libvirt_host.Domain(tmp, 'fork-smm-%d' % os.getpid(),
                               code=qmp.OVMF_CODE, vars=vars_copy,
-                              kernel=kernel, initrd=initrd, qemu=qmp.QEMU)
+                              kernel=kernel, initrd=initrd, qemu=qmp.QEMU,
+                              devices=TPM_XML)
     diag.cleanup.insert(0, dom.remove)
     diag.append(lambda: 'console tail:\n' + dom.console()[-1500:])
 
@@ -78,6 +90,7 @@ def test_smm_domain(diag):
     chip = dom.qmp('query-smi')['chipset']
     assert chip['negotiated-features'] == 0x7, chip
     assert dom.vcpus() == 1
+    assert_tpm(dom)
 
     plug = setvcpus(dom, 2, r'GUEST-CPU-ONLINE 1\b')
     unplug = setvcpus(dom, 1, r'GUEST-CPU-REMOVED 1\b')
@@ -95,6 +108,7 @@ def test_smm_domain(diag):
     libvirt_host.virsh('start', dom.name)
     chip = dom.qmp('query-smi')['chipset']
     assert chip['features-ok'] and chip['negotiated-features'] == 0x7, chip
+    assert_tpm(dom)
     # the restored guest runs on: it onlines a CPU added after restore
     assert dom.vcpus() == 1
     setvcpus(dom, 2, r'GUEST-CPU-ONLINE 1\b')
