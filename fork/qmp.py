@@ -17,6 +17,10 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get('FORK_BUILD', os.path.join(TOP, 'build'))
 QEMU = os.environ.get('FORK_QEMU',
                       os.path.join(BUILD, 'qemu', 'qemu-system-x86_64'))
+# the 32-bit emulator of the same build (qemu-system-x86 ships both)
+QEMU_I386 = os.environ.get('FORK_QEMU_I386',
+                           os.path.join(os.path.dirname(QEMU),
+                                        'qemu-system-i386'))
 
 OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd'
 OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'

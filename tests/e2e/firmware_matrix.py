@@ -8,9 +8,10 @@
 #   OVMF x64 (SMM)   boots the Linux guest; a UEFI variable written from
 #                    Linux reads back after a reboot; S3 suspend from
 #                    Linux and wake-up from QMP, the guest resumes
-#   OVMF ia32 (SMM)  on a 32-bit CPU model, boots to the UEFI shell; a
-#                    variable set by a shell script reads back, also in
-#                    the next QEMU process on the same variable store
+#   OVMF ia32 (SMM)  on qemu-system-i386 and a 32-bit CPU model, boots to
+#                    the UEFI shell; a variable set by a shell script
+#                    reads back, also in the next QEMU process on the
+#                    same variable store
 #
 # OVMF in three generations (fork/qmp.py OVMF_BUILDS): bookworm's 2022.11
 # (installed), trixie's 2025.02 and sid's newest (unpacked by
@@ -40,8 +41,10 @@ CHECKS = ('boot', 'variables', 's3')
 VAR_GUID = linux_guest.VAR_GUID
 
 SHELL_TIMEOUT = 300
-# Debian's OVMF32 is an IA32 build: give it a CPU model without long mode.
-IA32_CPU = 'coreduo'
+# Debian's OVMF32 is an IA32 build: run it as 32-bit firmware engineers
+# do, on qemu-system-i386 with a CPU model without long mode (nor NX,
+# which coreduo lacks on real parts).
+IA32_CPU = 'coreduo,-nx'
 
 
 def require(build):
@@ -175,12 +178,14 @@ def ia32_shell(diag, vcpus, build, script, vars_file=None):
     shell = EXTERNAL_SHELL.get(build)
     if shell and not os.path.exists(shell):
         raise tap.Skip('%s missing (fork/fetch-firmware)' % shell)
+    if not os.access(qmp.QEMU_I386, os.X_OK):
+        raise tap.Skip('%s missing (make build)' % qmp.QEMU_I386)
     img, _ = fat_disk(diag, script + ['echo FORK-MATRIX-DONE'], shell)
     vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
                  '-cpu', IA32_CPU, '-smp', str(vcpus), '-m', '512',
                  '-drive', 'file=%s,format=raw,media=disk,if=ide' % img],
                 firmware=build, name='matrix-ia32',
-                vars_file=vars_file)
+                vars_file=vars_file, qemu=qmp.QEMU_I386)
     diag.cleanup.append(vm.shutdown)
     diag.append(lambda: 'console tail:\n' +
                 '\n'.join(vm.console().splitlines()[-20:]))
