@@ -13,6 +13,9 @@ NINJA_TARGETS = qemu-system-x86_64 qemu-system-i386 $(shell $(TOP)/fork/check --
 # ccache: hash paths below the checkout relative to it, so that another
 # clone (CI's) hits the cache too
 export CCACHE_BASEDIR ?= $(TOP)
+# ... and leave the build directory out of the hash: QEMU builds with -g,
+# which otherwise makes ccache hash the working directory and miss
+export CCACHE_NOHASHDIR ?= 1
 
 # Arguments for the VM of 'make run', e.g. make run RUN_ARGS="--smp 4 --keep"
 RUN_ARGS ?=
