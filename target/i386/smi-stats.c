@@ -25,7 +25,6 @@
 #include "monitor/monitor.h"
 #include "hw/core/cpu.h"
 #include "hw/i386/apic.h"
-#include "system/cpus.h"
 #include "system/hw_accel.h"
 #include "system/kvm.h"
 #include "system/qtest.h"
