@@ -22,7 +22,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build build-unpatched peer-10.0 firmware run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
+.PHONY: all build build-unpatched peer-10.0 firmware functional-assets run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
         series series-build-check upstream-report devtree export-patches devtree-discard \
         clean distclean help
 
@@ -48,8 +48,14 @@ build: deps-build configure
 run: deps-run build
 	@$(TOP)/fork/run-vm $(RUN_ARGS)
 
-check: deps-check build build-unpatched peer-10.0 firmware
+check: deps-check build build-unpatched peer-10.0 firmware functional-assets
 	@$(TOP)/fork/check $(CHECK_ARGS)
+
+# The Debian packages tests/functional declares as assets, put in its
+# asset cache (build/functional-cache) with apt: make check runs the
+# functional tests with downloads off
+functional-assets:
+	@QEMU_TEST_CACHE_DIR=$(TOP)/build/functional-cache $(TOP)/fork/seed-functional-assets
 
 # Debian's upstream 10.0 binary (bookworm-backports), unpacked in
 # build/peer-10.0: migration peer and canary

@@ -10,6 +10,7 @@ SRC=$BUILD/src              # base + series + our files
 QEMU_BUILD=$BUILD/qemu      # QEMU's build directory
 PATCHES=$TOP/patches
 MESON_DIR=$BUILD/tools/meson  # bookworm-backports' meson (fork/fetch-debs)
+PYCOTAP_DIR=$BUILD/tools/pycotap  # and its python3-pycotap
 
 # The top-level directories that hold our own files at their QEMU paths.
 OVERLAY_DIRS="accel docs hw include migration monitor qapi softmmu target tests"
