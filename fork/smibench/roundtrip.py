@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Section roundtrip: microseconds per SMI round trip, the mode switch
-# alone.  The micro guests (tests/e2e/smm-guest/, assembled here) raise
-# SMIs back to back from real mode and from paged protected mode and write
-# a byte to the debug console after each batch; the host timestamps the
-# bytes as they come out of a FIFO.  smi-roundtrip.s: APM SMIs on one
+# alone.  The micro guests (tests/functional/smm-guest/, assembled here)
+# raise SMIs back to back from real mode and from paged protected mode and
+# write a byte to the debug console after each batch; the host timestamps
+# the bytes as they come out of a FIFO.  smi-roundtrip.s: APM SMIs on one
 # vCPU, each handled by a bare RSM.  smi-broadcast.s: SMI IPIs to all N
 # vCPUs, each counted by its handler, the next one sent when all N
 # counted.  The first batch, which translates the code, is not counted.

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The tiny -bios guests of the SMM tests (smm-guest/): assemble them with
-# binutils, and decode what they report on the debug console.
+# The tiny -bios guests of the SMM tests (tests/functional/smm-guest/):
+# assemble them with binutils, and decode what they report on the debug
+# console.
 
 import os
 import subprocess
@@ -13,6 +14,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import qmp  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# the guests' sources live with the functional tests that also run them
+GUESTS = os.path.join(HERE, '..', 'functional', 'smm-guest')
 
 
 def build_guest(tmp, name='smbase-window', **defsyms):
@@ -20,14 +23,14 @@ def build_guest(tmp, name='smbase-window', **defsyms):
     Assemble smm-guest/NAME.s into a 64 KiB -bios image with binutils;
     defsyms set the source's assembly-time symbols (PAGED=1, say).
     """
-    src = os.path.join(HERE, 'smm-guest', name + '.s')
+    src = os.path.join(GUESTS, name + '.s')
     stem = name + ''.join('-%s%d' % (k.lower(), v)
                           for k, v in sorted(defsyms.items()))
     obj, elf, img = (os.path.join(tmp, stem + '.' + e)
                      for e in ('o', 'elf', 'bin'))
     syms = [a for k, v in sorted(defsyms.items())
             for a in ('--defsym', '%s=%d' % (k, v))]
-    for argv in (['as', '--32', '-I', os.path.join(HERE, 'smm-guest')] +
+    for argv in (['as', '--32', '-I', GUESTS] +
                  syms + ['-o', obj, src],
                  ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0', '-o',
                   elf, obj],

@@ -2,7 +2,7 @@
 #
 # A 64 KiB -bios image that spins on PAUSE forever outside SMM, the shape
 # of a spinlock wait in an OS: the pause-loop yield of SMM must leave it
-# alone (test-smm-pause-loop.py).  It reports ('P', 0) on the debug
+# alone (test_x86_64_smm_tcg.py).  It reports ('P', 0) on the debug
 # console port 0x402 before it starts spinning.
 #
 # Copyright (c) 2026 The Q35 SMM fork authors

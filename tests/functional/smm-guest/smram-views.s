@@ -19,7 +19,7 @@
 # --defsym PAGED=1 runs the rounds from 32-bit protected mode with paging
 # (so RSM goes back into paging), PAGED=0 from real mode.  Every report is
 # a tag byte and a value byte on the debug console port 0x402; the test
-# is test-smm-translation-isolation.py.
+# is test_x86_64_smm_tcg.py.
 #
 # Copyright (c) 2026 The Q35 SMM fork authors
 

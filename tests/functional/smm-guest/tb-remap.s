@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# A 64 KiB -bios guest for the jump cache of TCG (test-tcg-jmp-cache-
-# remap.py): code at one virtual address V, whose 4 MiB page it maps to
+# A 64 KiB -bios guest for the jump cache of TCG (test_x86_64_smm_tcg.py):
+# code at one virtual address V, whose 4 MiB page it maps to
 # two physical pages in turn, each with its own code there; after every
 # remap it reloads CR3 and calls V, which must run the code of the page
 # now mapped, never a translation cached for the other.  It remaps after

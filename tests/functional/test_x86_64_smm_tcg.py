@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# SMM under TCG, with -bios guests of our own (smm-guest/*.s, assembled
+# here with binutils) on q35: what TCG caches must never leak across SMM
+# entry and RSM, or across a remap of guest code -- the guests report
+# what they read on the debug console port 0x402, as (tag, value) byte
+# pairs ending with ('E', 0) -- and the pause-loop yield of a vCPU that
+# spins in SMM.  Each test names the patch it guards.
+
+import os
+import subprocess
+import time
+
+from qemu_test import QemuSystemTest, skipIfMissingCommands
+
+# the guests run for milliseconds; this bounds a hang
+GUEST_TIMEOUT = 60
+ALL_ONES = 0xff
+
+# smram-views.s, (tag, value): N outside SMM, S what SMM read (its own
+# count so far), T outside SMM from TSEG, U what SMM read there (the
+# pattern, counted), B the B segment outside SMM, closed; o/b the A and B
+# segments outside SMM after SMM opened SMRAM (its RAM: the count, and
+# zero), c both after SMM closed it; O/C/L outside SMM with SMRAM open,
+# closed, locked with D_OPEN set
+TSEG_PATTERN = 0x77
+SMRAM_VIEWS = [('N', ALL_ONES), ('S', 0), ('N', ALL_ONES), ('S', 1),
+               ('N', ALL_ONES), ('S', 2), ('N', ALL_ONES),
+               ('T', ALL_ONES), ('U', TSEG_PATTERN),
+               ('T', ALL_ONES), ('U', TSEG_PATTERN + 1),
+               ('B', ALL_ONES), ('o', 6), ('b', 0), ('c', ALL_ONES),
+               ('c', ALL_ONES),
+               ('O', 7), ('C', ALL_ONES), ('L', ALL_ONES),
+               ('S', 7), ('N', ALL_ONES), ('E', 0)]
+
+# tb-remap.s: what V returned after each remap: page one, one, two, one,
+# (the remembered entries overflowed) one, two
+TB_REMAP = [('V', 1), ('V', 1), ('V', 2), ('V', 1), ('V', 1), ('V', 2),
+            ('E', 0)]
+
+
+@skipIfMissingCommands('as', 'ld', 'objcopy')
+class SmmGuestTest(QemuSystemTest):
+
+    def build_guest(self, name, **defsyms):
+        """smm-guest/NAME.s as a 64 KiB -bios image; defsyms: PAGED=1..."""
+        src_dir = self.data_file('smm-guest')
+        stem = self.scratch_file(name + ''.join(
+            '-%s%d' % (k.lower(), v) for k, v in sorted(defsyms.items())))
+        syms = [a for k, v in sorted(defsyms.items())
+                for a in ('--defsym', '%s=%d' % (k, v))]
+        for argv in (['as', '--32', '-I', src_dir] + syms +
+                     ['-o', stem + '.o', os.path.join(src_dir, name + '.s')],
+                     ['ld', '-m', 'elf_i386', '-e', '0', '-Ttext', '0',
+                      '-o', stem + '.elf', stem + '.o'],
+                     ['objcopy', '-O', 'binary', stem + '.elf',
+                      stem + '.bin']):
+            proc = subprocess.run(argv, capture_output=True, text=True)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(os.path.getsize(stem + '.bin'), 64 * 1024)
+        return stem + '.bin'
+
+    def launch_guest(self, image, accel, *args):
+        self.set_machine('q35')
+        con = self.scratch_file('debugcon')
+        self.vm.add_args('-bios', image, '-accel', accel,
+                         '-debugcon', 'file:' + con,
+                         '-global', 'isa-debugcon.iobase=0x402', *args)
+        self.vm.launch()
+        return con
+
+    def run_guest(self, image, accel, *args):
+        """Run image to its ('E', 0); what it reported, as pairs."""
+        con = self.launch_guest(image, accel, *args)
+        deadline = time.monotonic() + GUEST_TIMEOUT
+        raw = b''
+        while not raw.endswith(b'E\x00'):
+            self.assertLess(time.monotonic(), deadline,
+                            'the guest did not finish: reported %r' % raw)
+            time.sleep(0.05)
+            with open(con, 'rb') as f:
+                raw = f.read()
+        self.vm.shutdown()
+        return [(chr(raw[i]), raw[i + 1]) for i in range(0, len(raw) - 1, 2)]
+
+
+class SmmTcgIsolation(SmmGuestTest):
+
+    def check_smram_views(self, paged, accel):
+        # 256 MiB: TSEG is the top MiB, where the guest looks for it
+        got = self.run_guest(self.build_guest('smram-views', PAGED=paged),
+                             accel, '-machine', 'smm=on', '-m', '256')
+        self.assertEqual(got, SMRAM_VIEWS)
+
+    def test_smram_isolation_real_mode(self):
+        """
+        Guards 'target/i386: flush the TLB when entering and leaving
+        SMM' (without it SMM reads the all-ones page that code outside
+        SMM cached, and the other way round) and 'hw/pci-host/q35: closed
+        legacy SMRAM reads all-ones without VGA'.  The guest caches the
+        legacy SMRAM page outside SMM, raises SMIs whose handler reads
+        and counts there, does the same with TSEG, opens and closes SMRAM
+        from inside SMM, and changes the SMRAM register outside SMM.
+        """
+        self.check_smram_views(0, 'tcg')
+
+    def test_smram_isolation_paged(self):
+        """The same from paged protected mode: RSM returns into paging."""
+        self.check_smram_views(1, 'tcg')
+
+    def test_smram_isolation_paged_single_threaded(self):
+        self.check_smram_views(1, 'tcg,thread=single')
+
+    def check_tb_remap(self, accel):
+        got = self.run_guest(self.build_guest('tb-remap'), accel, '-m', '64')
+        self.assertEqual(got, TB_REMAP)
+
+    def test_jmp_cache_remap(self):
+        """
+        Guards 'accel/tcg: clear only the jump cache entries set since
+        the last flush' and 'accel/tcg: skip the jump cache sweep when a
+        TLB flush...': after a TLB flush no translation block is found in
+        the jump cache for a virtual address whose page now maps other
+        code, whether V's entry was set by a fresh translation or a hash
+        table hit, and after more entries than the cache remembers.
+        Upstream passes it: it keeps the faster flush correct.
+        """
+        self.check_tb_remap('tcg')
+
+    def test_jmp_cache_remap_single_threaded(self):
+        self.check_tb_remap('tcg,thread=single')
+
+
+
+# the spinning guests' virtual time to watch: thousands of 10 us spins
+PAUSE_WATCH_NS = 300 * 1000 * 1000
+
+
+class SmmPauseLoop(SmmGuestTest):
+    """
+    Guards 'target/i386/tcg: yield the host CPU from a PAUSE loop in
+    SMM': a vCPU spinning on PAUSE in SMM under multi-threaded TCG first
+    yields its host CPU, then, the spin going on, sleeps, and stays in
+    SMM where it was; never outside SMM, under single-threaded TCG or
+    with the yield switched off.  smm-hang.s spins in its SMI handler,
+    pause-spin.s outside SMM.  Time is the virtual clock (query-smi's
+    vclock-ns): no check depends on the host's speed.
+    """
+
+    def spin(self, guest, accel, cpu_props='', in_smm=True):
+        self.launch_guest(self.build_guest(guest), accel, '-machine',
+                          'smm=on', '-smp', '2', '-cpu', 'qemu64' + cpu_props)
+        deadline = time.monotonic() + GUEST_TIMEOUT
+        while self.cpu0()['in-smm'] != in_smm:
+            self.assertLess(time.monotonic(), deadline, 'CPU 0 never spun')
+            time.sleep(0.05)
+        end = self.vm.cmd('query-smi')['vclock-ns'] + PAUSE_WATCH_NS
+        while self.vm.cmd('query-smi')['vclock-ns'] < end:
+            self.assertLess(time.monotonic(), deadline,
+                            'the virtual clock stood still')
+            time.sleep(0.05)
+        cpu = self.cpu0()
+        counts = tuple(self.vm.cmd('qom-get', path=cpu['qom-path'],
+                                   property=p)
+                       for p in ('x-smm-pause-yields', 'x-smm-pause-sleeps'))
+        return counts, cpu
+
+    def cpu0(self):
+        return self.vm.cmd('query-smi')['cpus'][0]
+
+    def test_spin_in_smm_yields_then_sleeps(self):
+        (yields, sleeps), cpu = self.spin('smm-hang', 'tcg,thread=multi')
+        self.assertGreater(yields, 0)
+        # the default sleep-after is 1 ms of spinning, well inside the watch
+        self.assertGreater(sleeps, 0)
+        # the spinner is where it was: in SMM, entered once, not halted
+        self.assertTrue(cpu['in-smm'] and not cpu['halted'], cpu)
+        self.assertEqual(cpu['smm-entries'], 1)
+
+    def test_sleep_after_0_sleeps_at_once(self):
+        (yields, sleeps), cpu = self.spin('smm-hang', 'tcg,thread=multi',
+                                          ',x-smm-pause-sleep-after-us=0')
+        self.assertEqual(yields, 0)
+        self.assertGreater(sleeps, 0)
+        self.assertTrue(cpu['in-smm'])
+
+    def test_spin_us_0_never_yields(self):
+        counts, cpu = self.spin('smm-hang', 'tcg,thread=multi',
+                                ',x-smm-pause-spin-us=0')
+        self.assertEqual(counts, (0, 0))
+        self.assertTrue(cpu['in-smm'])
+
+    def test_single_threaded_never_yields(self):
+        counts, cpu = self.spin('smm-hang', 'tcg,thread=single')
+        self.assertEqual(counts, (0, 0))
+        self.assertTrue(cpu['in-smm'])
+
+    def test_spin_outside_smm_never_yields(self):
+        counts, cpu = self.spin('pause-spin', 'tcg,thread=multi',
+                                in_smm=False)
+        self.assertEqual(counts, (0, 0))
+        self.assertFalse(cpu['in-smm'])
+        self.assertEqual(cpu['smm-entries'], 0)
+
+
+if __name__ == '__main__':
+    QemuSystemTest.main()
