@@ -22,7 +22,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build build-unpatched peer-10.0 firmware functional-assets run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
+.PHONY: all build build-unpatched peer-10.0 peer-11.1 firmware functional-assets run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
         series series-build-check upstream-report devtree export-patches devtree-discard \
         clean distclean help
 
@@ -48,7 +48,7 @@ build: deps-build configure
 run: deps-run build
 	@$(TOP)/fork/run-vm $(RUN_ARGS)
 
-check: deps-check build build-unpatched peer-10.0 firmware functional-assets
+check: deps-check build build-unpatched peer-10.0 peer-11.1 firmware functional-assets
 	@$(TOP)/fork/check $(CHECK_ARGS)
 
 # The Debian packages tests/functional declares as assets, put in its
@@ -61,6 +61,12 @@ functional-assets:
 # build/peer-10.0: migration peer and canary
 peer-10.0:
 	@$(TOP)/fork/fetch-peer
+
+# Upstream's newest release, sid's 11.1.3 with sid's libc and libraries,
+# unpacked in build/peer-11.1: the canaries' second upstream (when sid
+# does not serve it, build/peer-11.1/UNAVAILABLE says why)
+peer-11.1:
+	@$(TOP)/fork/fetch-peer-11.1
 
 # trixie's OVMF 2025.02 next to bookworm's 2022.11, unpacked in
 # build/firmware; firmware-matrix also tries sid's newest

@@ -21,6 +21,10 @@ UNPATCHED_10 = os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64')
 PEERS_10 = (('debian-10.0.2', DEBIAN_10, 'fork/fetch-peer'),
             ('unpatched-10.0', UNPATCHED_10, 'make build-unpatched'))
 MACHINE_10 = 'pc-q35-10.0'
+# Upstream's newest release: Debian sid's 11.1.3, unpacked with sid's libc
+# and libraries and run through sid's loader (fork/fetch-peer-11.1)
+UPSTREAM_11 = os.path.join(qmp.BUILD, 'peer-11.1', 'qemu-system-x86_64')
+MACHINE_11 = 'pc-q35-11.1'
 LPC_DEVFN = 31 << 3
 SMBASE = 0x30000
 SMBASE_LOCKED = 0x02
@@ -86,9 +90,24 @@ def assert_smram_after(dst_qemu, before, after):
                                                                after)
 
 
+def peer_missing(path, how):
+    """
+    Why a peer binary cannot run here, or None: the UNAVAILABLE text its
+    fetcher left next to it (sid did not serve it, say), else how to get it.
+    """
+    if os.access(path, os.X_OK):
+        return None
+    unavailable = os.path.join(os.path.dirname(path), 'UNAVAILABLE')
+    if os.path.exists(unavailable):
+        with open(unavailable) as f:
+            how = f.read().strip()
+    return '%s missing (%s)' % (path, how)
+
+
 def require_peer(path, how):
-    if not os.access(path, os.X_OK):
-        raise tap.Skip('%s missing (%s)' % (path, how))
+    why = peer_missing(path, how)
+    if why:
+        raise tap.Skip(why)
     if not os.path.exists(qmp.OVMF_CODE):
         raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
 

@@ -8,8 +8,14 @@
 # it since 7.2, the fix) and the fork behaves as docs/specs say.  When
 # upstream changes, the canary fails and says which patch to revisit.
 #
+# Each canary runs a second time on upstream's newest release, Debian
+# sid's 11.1.3 (fork/fetch-peer-11.1, its own -machine q35 being
+# pc-q35-11.1): NAME/upstream-11.1 asserts that it behaves as 10.0.13
+# does, or as the canary says where 11.1 differs.  It skips with the
+# fetcher's reason when sid did not serve it.
+#
 # The guest is driven with qtest (no firmware runs), so the same commands
-# reach both binaries.  TAP.
+# reach every binary.  TAP.
 
 import os
 import subprocess
@@ -21,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import qmp  # noqa: E402
 import tap  # noqa: E402
 from smm_guest import build_guest, reports  # noqa: E402
+from migration_peer import UPSTREAM_11, peer_missing  # noqa: E402
 
 UNPATCHED = os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64')
 QTESTS = os.path.join(qmp.BUILD, 'qemu', 'tests', 'qtest')
@@ -39,6 +46,12 @@ def require_unpatched():
     if not os.access(UNPATCHED, os.X_OK):
         raise tap.Skip('%s missing (./configure --unpatched, then ninja -C '
                        'build/base-qemu qemu-system-x86_64)' % UNPATCHED)
+
+
+def require_upstream_11():
+    why = peer_missing(UPSTREAM_11, 'make peer-11.1')
+    if why:
+        raise tap.Skip(why)
 
 
 class Chipset:
@@ -175,12 +188,32 @@ def qtest_path(path):
     return check
 
 
-def test(name, check, upstream, fork):
-    return (name, lambda diag: expect(upstream, fork, both(check)(diag)))
+def expect_11(upstream_11, got):
+    assert got == upstream_11, 'expected upstream 11.1.3 %r; got %r' % (
+        upstream_11, got)
+
+
+AS_10 = object()
+
+
+def test(name, check, upstream, fork, upstream_11=AS_10):
+    """
+    Two test points: upstream 10.0.13 and the fork side by side, then
+    upstream 11.1.3 alone, expected to behave as 10.0.13 unless
+    upstream_11 says otherwise.
+    """
+    if upstream_11 is AS_10:
+        upstream_11 = upstream
+
+    def on_11(diag):
+        require_upstream_11()
+        expect_11(upstream_11, check(UPSTREAM_11, diag))
+    return [(name, lambda diag: expect(upstream, fork, both(check)(diag))),
+            (name + '/upstream-11.1', on_11)]
 
 
 def main():
-    tap.run([
+    tap.run(sum([
         # patch 0003: upstream dereferences a NULL current_cpu
         test('canary/apm-write-from-qtest', apm_write_from_qtest,
              'exit -11', 'running, SMI_STS 0x%x' % APM_STS),
@@ -212,7 +245,7 @@ def main():
         test('canary/smbase-lock-survives-migration',
              qtest_path('/x86_64/q35-smram/smbase/migration/lock-survives'),
              'passes', 'passes'),
-    ])
+    ], []))
 
 
 if __name__ == '__main__':
