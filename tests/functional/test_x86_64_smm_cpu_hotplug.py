@@ -12,19 +12,42 @@
 import gzip
 import logging
 import shutil
+import subprocess
 
-from qemu_test import QemuSystemTest, Asset
+from qemu_test import QemuSystemTest, Asset, skipIfMissingCommands
 
 # Silence on the console for this long is a hang.  OVMF says nothing on
 # the serial console while it boots; a hot-added CPU comes online in
 # about a second, TCG or not.
 BOOT_TIMEOUT = 300
 ONLINE_TIMEOUT = 30
-# the event follows the CPU's removal within an RCU grace period
-DEVICE_DELETED_TIMEOUT = 5
+# the event follows the CPU's removal within an RCU grace period (a
+# float: QEMUMachine.event_wait() waits for ever on an int)
+DEVICE_DELETED_TIMEOUT = 5.0
 CPU_TYPE = 'qemu64-x86_64-cpu'
-# ICH9's ACPI CPU hotplug block (docs/specs/acpi_cpu_hotplug.rst)
-CPUHP_BASE = 0xcd8
+# A Linux program that makes the CPU it runs on select itself in ICH9's
+# ACPI CPU hotplug block (docs/specs/acpi_cpu_hotplug.rst: selector at
+# 0xcd8, flags at 0xcdc, eject = 8) and write the eject bit.  Assembled
+# here: the Debian cloud kernel has no /dev/port.
+SELF_EJECT_ASM = '''
+    .globl _start
+_start:
+    mov $172, %eax          # iopl(3)
+    mov $3, %edi
+    syscall
+    test %eax, %eax
+    jnz 1f
+    mov $0xcd8, %dx         # select CPU 1, the one this runs on
+    mov $1, %eax
+    outl %eax, %dx
+    mov $0xcdc, %dx         # eject it
+    mov $8, %al
+    outb %al, %dx
+    xor %eax, %eax
+1:  mov %eax, %edi
+    mov $60, %eax           # exit(iopl's result)
+    syscall
+'''
 
 # /init: online hot-added CPUs as they appear, report both directions on
 # the console, then give the console a shell.
@@ -101,7 +124,7 @@ class SmmCpuHotplug(QemuSystemTest):
         '3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744')
     KERNEL_PATH = 'boot/vmlinuz-6.1.0-50-cloud-amd64'
 
-    def guest_files(self):
+    def guest_files(self, extra=()):
         kernel = self.archive_extract(self.ASSET_KERNEL,
                                       member=self.KERNEL_PATH)
         busybox = self.archive_extract(self.ASSET_BUSYBOX,
@@ -115,7 +138,8 @@ class SmmCpuHotplug(QemuSystemTest):
             f.write(cpio_newc(dirs + [
                 ('dev/console', 0o20600, b'', (5, 1)),
                 ('init', 0o100755, GUEST_INIT.encode(), (0, 0)),
-                ('bin/busybox', 0o100755, busybox_data, (0, 0))]))
+                ('bin/busybox', 0o100755, busybox_data, (0, 0))] +
+                list(extra)))
         return kernel, initrd
 
     def ovmf_args(self, asset):
@@ -162,10 +186,11 @@ class SmmCpuHotplug(QemuSystemTest):
                 self.console_log.debug(line)
             self.console_rest = buf[end:]
 
-    def boot(self, ovmf=None, smp=2, maxcpus=4, accel='tcg', smm=True):
+    def boot(self, ovmf=None, smp=2, maxcpus=4, accel='tcg', smm=True,
+             extra_files=(), *args):
         """Boot Linux with OVMF (default 2022.11), or SeaBIOS without SMM."""
         self.set_machine('q35')
-        kernel, initrd = self.guest_files()
+        kernel, initrd = self.guest_files(extra_files)
         self.vm.set_console()
         self.console_log = logging.getLogger('console')
         self.console_rest = b''
@@ -173,7 +198,7 @@ class SmmCpuHotplug(QemuSystemTest):
                          '-accel', accel,
                          '-smp', '%d,maxcpus=%d' % (smp, maxcpus), '-m', '512',
                          '-kernel', kernel, '-initrd', initrd,
-                         '-append', 'console=ttyS0 panic=-1 loglevel=4')
+                         '-append', 'console=ttyS0 panic=-1 loglevel=4', *args)
         if smm:
             self.vm.add_args(*self.ovmf_args(ovmf or self.ASSET_OVMF_2022))
         self.vm.launch()
@@ -209,9 +234,12 @@ class SmmCpuHotplug(QemuSystemTest):
         """
         self.vm.cmd('device_del', id=dev_id)
         self.wait_console('GUEST-CPU-REMOVED %d' % index)
-        ev = self.vm.event_wait('DEVICE_DELETED', DEVICE_DELETED_TIMEOUT,
-                                match={'data': {'device': dev_id}})
-        self.assertIsNotNone(ev)
+        try:
+            self.vm.event_wait('DEVICE_DELETED', DEVICE_DELETED_TIMEOUT,
+                               match={'data': {'device': dev_id}})
+        except TimeoutError:
+            self.fail('no DEVICE_DELETED for %s within %d s of its removal'
+                      % (dev_id, DEVICE_DELETED_TIMEOUT))
         self.assertNotIn(index, self.cpu_indexes())
 
     def assert_guest_alive(self, online):
@@ -283,24 +311,39 @@ class SmmCpuHotplug(QemuSystemTest):
             self.cpu_del('rr-%d' % n, index)
             self.assert_guest_alive('0-1')
 
+    def assemble(self, name, source):
+        """A static x86-64 Linux program from assembly source."""
+        src, obj, exe = (self.scratch_file(name + e) for e in
+                         ('.s', '.o', ''))
+        with open(src, 'w') as f:
+            f.write(source)
+        for argv in (['as', '--64', '-o', obj, src],
+                     ['ld', '-static', '-e', '_start', '-o', exe, obj]):
+            proc = subprocess.run(argv, capture_output=True, text=True)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(exe, 'rb') as f:
+            return f.read()
+
+    @skipIfMissingCommands('as', 'ld')
     def test_cpu_cannot_eject_itself(self):
         """
         Guards 'hw/acpi/cpu: a vCPU cannot eject itself': CPU 1 selects
         itself in the ACPI CPU hotplug block and writes the eject bit;
         without the patch its thread joins itself (QEMU aborts).  With
-        it the write is ignored and both CPUs stay.
+        it the write is refused with a guest error and both CPUs stay.
         """
-        self.boot()
-        # modern interface, select CPU 1, eject: all from CPU 1
-        outb = ("printf '\\%03o' | dd of=/dev/port bs=1 seek=%d count=1 "
-                "conv=notrunc 2>/dev/null")
+        prog = self.assemble('self-eject', SELF_EJECT_ASM)
+        log = self.scratch_file('qemu.log')
+        self.boot(None, 2, 4, 'tcg', True,
+                  [('bin/self-eject', 0o100755, prog, (0, 0))],
+                  '-d', 'guest_errors', '-D', log)
         self.wait_console('GUEST-SELF-EJECT-2',
-                          command="taskset -c 1 sh -c \"%s && %s && %s\" "
-                          "&& echo GUEST-SELF-EJECT-$((1 + 1))"
-                          % (outb % (0, CPUHP_BASE), outb % (1, CPUHP_BASE),
-                             outb % (8, CPUHP_BASE + 4)))
+                          command='taskset -c 1 self-eject && '
+                          'echo GUEST-SELF-EJECT-$((1 + 1))')
         self.assertEqual(len(self.vm.cmd('query-cpus-fast')), 2)
         self.assert_guest_alive('0-1')
+        with open(log) as f:
+            self.assertIn('CPU 0x1 cannot eject itself', f.read())
 
 
 if __name__ == '__main__':
