@@ -9,7 +9,8 @@ import time
 
 from smibench.common import BINARIES, BenchError, log, rotate
 from smibench.linux import boot_linux, wait_text
-import qmp
+import forkvm
+
 
 def bench_boot(opts, res):
     """Boots not already measured by the smi section, interleaved."""
@@ -30,15 +31,15 @@ def bench_shell(opts, res):
     for run in range(opts.runs):
         for vcpus in opts.boot_vcpus:
             for b in rotate(opts.binaries, run):
-                vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', opts.accel,
-                             '-smp', str(vcpus), '-m', '512'],
-                            qemu=BINARIES[b], name='bench-shell')
+                vm = forkvm.VM(['-machine', 'q35,smm=on', '-accel', opts.accel,
+                                '-smp', str(vcpus), '-m', '512'],
+                               qemu=BINARIES[b], name='bench-shell')
                 try:
                     t = time.monotonic()
                     vm.launch()
                     wait_text(vm, 'UEFI Interactive Shell', 300)
                     secs = time.monotonic() - t
-                except qmp.QMPError as e:
+                except forkvm.ERRORS as e:
                     raise BenchError('%s, %d vCPUs: no UEFI shell: %s\n%s'
                                      % (b, vcpus, e, vm.console()[-500:]))
                 finally:

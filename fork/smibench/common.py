@@ -12,12 +12,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'tests', 'e2e'))
-import qmp  # noqa: E402
+import forkvm  # noqa: E402
 from migration_peer import DEBIAN_10  # noqa: E402
 
 BINARIES = {
-    'fork': qmp.QEMU,
-    'base': os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64'),
+    'fork': forkvm.QEMU,
+    'base': os.path.join(forkvm.BUILD, 'base-qemu', 'qemu-system-x86_64'),
     'debian': DEBIAN_10,
 }
 # the peers each fork row is compared with, in the table's order

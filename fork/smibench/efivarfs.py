@@ -13,6 +13,7 @@ from smibench.linux import (VAR_PATH, boot_linux, prepare_variable,
 
 LOOP_REPS = 2
 
+
 def bench_smi(opts, res):
     pins = [(0, 'BSP'), (1, 'AP')]
     for vcpus in opts.vcpus:

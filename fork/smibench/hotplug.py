@@ -10,7 +10,8 @@ import time
 from smibench.common import BenchError, log
 from smibench.linux import boot_linux
 import linux_guest
-import qmp
+import forkvm
+
 
 def bench_hotplug(opts, res):
     """fork/bench-hotplug's measurement: upstream 10.0 freezes, fork only."""
@@ -27,9 +28,9 @@ def bench_hotplug(opts, res):
             res.add('hotplug', 'CPU hotplug, device_add to online', 's',
                     'fork', secs, vcpus=vcpus)
             log('    run %d: CPU %d online after %.2f s' % (n + 1, index,
-                                                             secs))
+                                                            secs))
             linux_guest.cpu_del(g, 'bench-%d' % n, index)
-    except (qmp.QMPError, AssertionError) as e:
+    except forkvm.ERRORS + (AssertionError,) as e:
         raise BenchError('hotplug: %s\n%s' % (e, g.console_tail(15)))
     finally:
         g.shutdown()

@@ -10,7 +10,7 @@ import time
 
 from smibench.common import BINARIES, BenchError, log, rotate
 from smibench.linux import smi_counts
-import qmp
+import forkvm
 
 # qtest: ports and guest RAM for the fw_cfg DMA negotiation
 FW_CFG_CTL, FW_CFG_DATA, FW_CFG_DMA = 0x510, 0x511, 0x514
@@ -22,15 +22,16 @@ SMI_EN, SMI_EN_GBL_APMC = PMBASE + 0x30, 0x21
 APM_CNT, NOP_PORT = 0xb2, 0x80      # 0x80: the POST port, writes ignored
 INJECT_REPS = 5
 
+
 class Qtest:
     """A stopped q35 with a qtest socket, SMI broadcast negotiated."""
 
     def __init__(self, opts, binary, vcpus):
         self.binary = binary
-        self.vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', opts.accel,
-                          '-S', '-smp', str(vcpus), '-m', '256'],
-                         qemu=BINARIES[binary], firmware='seabios',
-                         name='bench-qtest', qtest=True)
+        self.vm = forkvm.VM(['-machine', 'q35,smm=on', '-accel', opts.accel,
+                             '-S', '-smp', str(vcpus), '-m', '256'],
+                            qemu=BINARIES[binary], firmware='seabios',
+                            name='bench-qtest', qtest=True)
 
     def __enter__(self):
         self.vm.launch(timeout=120)
@@ -83,11 +84,11 @@ class Qtest:
         self.dma(keys['etc/smi/requested-features'] << 16 | DMA_SELECT |
                  DMA_WRITE, 8)
         self.vm.qtest('outw 0x%x 0x%x' % (FW_CFG_CTL,
-                                           keys['etc/smi/features-ok']))
+                                          keys['etc/smi/features-ok']))
         if self.vm.inb(FW_CFG_DATA) != 1:
             raise BenchError('%s: broadcast negotiation refused'
                              % self.binary)
-        got = self.vm.qom_get(qmp.LPC_PATH, 'x-smi-negotiated-features')
+        got = self.vm.qom_get(forkvm.LPC_PATH, 'x-smi-negotiated-features')
         if got != 1:
             raise BenchError('%s: negotiated 0x%x, not broadcast'
                              % (self.binary, got))

@@ -11,7 +11,7 @@ import time
 
 from smibench.common import BINARIES, BenchError, ReadError, log
 import linux_guest
-import qmp
+import forkvm
 
 # Our own variable (EFI_GLOBAL_VARIABLE's namespace is the firmware's),
 # written non-volatile: after ExitBootServices only NV variables can be set.
@@ -22,6 +22,7 @@ VAR_DATA = b'fork-smi-bench'
 BCAST_OFF = ['-global', 'ICH9-LPC.x-smi-broadcast=off',
              '-global', 'ICH9-LPC.x-smi-cpu-hotplug=off',
              '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off']
+
 
 def wait_text(vm, text, timeout):
     """Wait for text on the console; fine-grained, for timing."""
@@ -41,7 +42,7 @@ def boot_linux(opts, binary, vcpus, bcast=True, maxcpus=None, accel=None,
     try:
         g.launch()
         wait_text(g, 'GUEST-READY', linux_guest.BOOT_TIMEOUT)
-    except qmp.QMPError:
+    except forkvm.ERRORS:
         tail = g.console_tail(15)
         g.shutdown()
         raise BenchError('%s, %d vCPUs: the guest did not boot\n%s'
@@ -70,7 +71,7 @@ def read_loop(g, path, n, cpu):
         out = g.run("adjtimex | grep tv_; taskset -c %d readloop %s "
                     "/tmp/var-ref %d; adjtimex | grep tv_" % (cpu, path, n),
                     timeout=600)
-    except qmp.QMPError as e:
+    except forkvm.ERRORS as e:
         if 'failed (7)' in str(e):
             raise ReadError('a read of %s returned other bytes or an error'
                             % path)
@@ -83,7 +84,7 @@ def setup_run(g, command):
     console garbled the first (rare, seen once)."""
     try:
         return g.run(command)
-    except qmp.QMPError as e:
+    except forkvm.ERRORS as e:
         log('    retrying a guest command: %s\n%s' % (e, g.console_tail(8)))
         return g.run(command)
 
@@ -97,7 +98,7 @@ def prepare_variable(g):
               "/tmp/var-copy" % data)
     try:
         g.run("printf '%s' > %s" % (data, VAR_PATH))
-    except qmp.QMPError:
+    except forkvm.ERRORS:
         pass        # the write may report the read-back's failure: check
     got = setup_run(g, 'od -An -tx1 %s 2>&1; true' % VAR_PATH).split()
     want = ['%02x' % c for c in VAR_ATTRS + VAR_DATA]

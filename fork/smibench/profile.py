@@ -45,7 +45,7 @@ def profile(opts):
         n = calibrate(opts, g)
         n *= 3
         rec = subprocess.Popen([perf, 'record', '-q', '-e', 'cpu-clock',
-                                '-F', '999', '-g', '-p', str(g.proc.pid),
+                                '-F', '999', '-g', '-p', str(g.get_pid()),
                                 '-o', data], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         time.sleep(0.5)

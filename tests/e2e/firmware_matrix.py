@@ -13,12 +13,12 @@
 #                    reads back, also in the next QEMU process on the
 #                    same variable store
 #
-# OVMF in three generations (fork/qmp.py OVMF_BUILDS): bookworm's 2022.11
+# OVMF in three generations (fork/forkvm.py OVMF_BUILDS): bookworm's 2022.11
 # (installed), trixie's 2025.02 and sid's newest (unpacked by
 # fork/fetch-firmware; sid's cells skip with the reason when Debian does
 # not serve it).
 #
-# Each check is a function of (diag, vcpus) that raises on failure: the
+# Each check is a function of (test, vcpus) that raises on failure: the
 # fast subset runs as a test (test-firmware-matrix-fast-linux-guest.py),
 # the whole matrix from fork/firmware-matrix, which prints the table.
 
@@ -29,10 +29,11 @@ import shutil
 import subprocess
 import tempfile
 import time
+import unittest
 
+import e2e
+import forkvm
 import linux_guest
-import qmp
-import tap
 
 VCPUS = (1, 2, 4)
 FAST_VCPUS = (1, 2)
@@ -48,23 +49,23 @@ IA32_CPU = 'coreduo,-nx'
 
 
 def require(build):
-    why = qmp.ovmf_missing(build)
+    why = forkvm.ovmf_missing(build)
     if why:
-        raise tap.Skip(why)
+        raise unittest.SkipTest(why)
 
 
 def per_cpu_smm_entries(vm):
     return [c['smm-entries'] for c in vm.cmd('query-smi')['cpus']]
 
 
-def boot_linux(diag, vcpus, firmware):
+def boot_linux(test, vcpus, firmware):
     if firmware != 'seabios':
         require(firmware)
     g = linux_guest.LinuxGuest(smp=vcpus, firmware=firmware,
                                name='matrix-%s' % firmware)
-    diag.cleanup.append(g.shutdown)
-    diag.append(lambda: 'guest console tail:\n' + g.console_tail())
-    diag.append(lambda: 'SMI table:\n' + g.smi_table())
+    test.addCleanup(g.shutdown)
+    test.diag.append(lambda: 'guest console tail:\n' + g.console_tail())
+    test.diag.append(lambda: 'SMI table:\n' + g.smi_table())
     g.boot()
     assert g.run('cat /sys/devices/system/cpu/online').strip() == \
         ('0' if vcpus == 1 else '0-%d' % (vcpus - 1))
@@ -73,8 +74,8 @@ def boot_linux(diag, vcpus, firmware):
 
 # SeaBIOS
 
-def seabios_boot(diag, vcpus):
-    g = boot_linux(diag, vcpus, 'seabios')
+def seabios_boot(test, vcpus):
+    g = boot_linux(test, vcpus, 'seabios')
     chip = g.cmd('query-smi')['chipset']
     # SeaBIOS negotiates nothing, enables APM SMIs globally and relocates
     # the BSP's SMBASE with one SMI of its own
@@ -85,20 +86,20 @@ def seabios_boot(diag, vcpus):
 
 # OVMF x64
 
-def ovmf_linux(diag, vcpus, build):
-    g = boot_linux(diag, vcpus, build)
+def ovmf_linux(test, vcpus, build):
+    g = boot_linux(test, vcpus, build)
     chip = g.cmd('query-smi')['chipset']
     assert chip['negotiated-features'] == 0x7, chip
     assert all(n > 0 for n in per_cpu_smm_entries(g)), g.smi_table()
     return g
 
 
-def ovmf_x64_boot(diag, vcpus, build):
-    ovmf_linux(diag, vcpus, build)
+def ovmf_x64_boot(test, vcpus, build):
+    ovmf_linux(test, vcpus, build)
 
 
-def ovmf_x64_variables(diag, vcpus, build):
-    g = ovmf_linux(diag, vcpus, build)
+def ovmf_x64_variables(test, vcpus, build):
+    g = ovmf_linux(test, vcpus, build)
     nonce = 'fork-%s' % secrets.token_hex(4)
     before = sum(per_cpu_smm_entries(g))
     g.write_efivar(nonce)
@@ -113,8 +114,8 @@ def ovmf_x64_variables(diag, vcpus, build):
     assert g.read_efivar() == nonce
 
 
-def ovmf_x64_s3(diag, vcpus, build):
-    g = ovmf_linux(diag, vcpus, build)
+def ovmf_x64_s3(test, vcpus, build):
+    g = ovmf_linux(test, vcpus, build)
     g.write_efivar('before-s3')
     start = len(g.console())
     g.type('echo mem > /sys/power/state; echo GUEST-RESUMED $?\n')
@@ -144,19 +145,19 @@ def ovmf_x64_s3(diag, vcpus, build):
 # would bypass Secure Boot (ovmf's README.Debian): the disk boots trixie's
 # efi-shell-ia32 (fork/fetch-firmware) from the removable-media path instead.
 EXTERNAL_SHELL = {
-    'ovmf-ia32-trixie': os.path.join(qmp.FIRMWARE_DIR, 'trixie', 'root', 'usr',
-                                     'share', 'efi-shell-ia32',
+    'ovmf-ia32-trixie': os.path.join(forkvm.FIRMWARE_DIR, 'trixie', 'root',
+                                     'usr', 'share', 'efi-shell-ia32',
                                      'shellia32.efi'),
 }
 
 
-def fat_disk(diag, script, shell=None):
+def fat_disk(test, script, shell=None):
     """
     A raw FAT disk image holding startup.nsh, and the UEFI shell shell as
     EFI/BOOT/BOOTIA32.EFI when given; its path.
     """
     tmp = tempfile.mkdtemp(prefix='fork-matrix-fat-')
-    diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    test.addCleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
     nsh = os.path.join(tmp, 'startup.nsh')
     img = os.path.join(tmp, 'fat.img')
     with open(nsh, 'w') as f:
@@ -172,23 +173,23 @@ def fat_disk(diag, script, shell=None):
     return img, tmp
 
 
-def ia32_shell(diag, vcpus, build, script, vars_file=None):
+def ia32_shell(test, vcpus, build, script, vars_file=None):
     """Boot OVMF ia32 to the shell, which runs script; the console."""
     require(build)
     shell = EXTERNAL_SHELL.get(build)
     if shell and not os.path.exists(shell):
-        raise tap.Skip('%s missing (fork/fetch-firmware)' % shell)
-    if not os.access(qmp.QEMU_I386, os.X_OK):
-        raise tap.Skip('%s missing (make build)' % qmp.QEMU_I386)
-    img, _ = fat_disk(diag, script + ['echo FORK-MATRIX-DONE'], shell)
-    vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
-                 '-cpu', IA32_CPU, '-smp', str(vcpus), '-m', '512',
-                 '-drive', 'file=%s,format=raw,media=disk,if=ide' % img],
-                firmware=build, name='matrix-ia32',
-                vars_file=vars_file, qemu=qmp.QEMU_I386)
-    diag.cleanup.append(vm.shutdown)
-    diag.append(lambda: 'console tail:\n' +
-                '\n'.join(vm.console().splitlines()[-20:]))
+        raise unittest.SkipTest('%s missing (fork/fetch-firmware)' % shell)
+    if not os.access(forkvm.QEMU_I386, os.X_OK):
+        raise unittest.SkipTest('%s missing (make build)' % forkvm.QEMU_I386)
+    img, _ = fat_disk(test, script + ['echo FORK-MATRIX-DONE'], shell)
+    vm = forkvm.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
+                    '-cpu', IA32_CPU, '-smp', str(vcpus), '-m', '512',
+                    '-drive', 'file=%s,format=raw,media=disk,if=ide' % img],
+                   firmware=build, name='matrix-ia32',
+                   vars_file=vars_file, qemu=forkvm.QEMU_I386)
+    test.addCleanup(vm.shutdown)
+    test.diag.append(lambda: 'console tail:\n' +
+                     '\n'.join(vm.console().splitlines()[-20:]))
     vm.launch()
     vm.wait_for('the UEFI shell to run startup.nsh',
                 lambda: 'FORK-MATRIX-DONE' in vm.console(), SHELL_TIMEOUT)
@@ -209,25 +210,25 @@ def shell_var_dump(console, nonce_hex):
     return head in console and data in console.upper()
 
 
-def ovmf_ia32_boot(diag, vcpus, build):
-    console = ia32_shell(diag, vcpus, build, ['echo FORK-MATRIX-SHELL'])
+def ovmf_ia32_boot(test, vcpus, build):
+    console = ia32_shell(test, vcpus, build, ['echo FORK-MATRIX-SHELL'])
     assert 'UEFI Interactive Shell' in console
 
 
-def ovmf_ia32_variables(diag, vcpus, build):
+def ovmf_ia32_variables(test, vcpus, build):
     require(build)
     nonce = secrets.token_hex(6).upper()
     tmp = tempfile.mkdtemp(prefix='fork-matrix-vars-')
-    diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    test.addCleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
     vars_file = os.path.join(tmp, 'OVMF32_VARS.fd')
-    shutil.copyfile(qmp.OVMF_BUILDS[build][1], vars_file)
+    shutil.copyfile(forkvm.OVMF_BUILDS[build][1], vars_file)
     setvar = 'setvar ForkMatrix -guid %s' % VAR_GUID
-    console = ia32_shell(diag, vcpus, build,
+    console = ia32_shell(test, vcpus, build,
                          ['%s -nv -bs -rt =%s' % (setvar, nonce), setvar],
                          vars_file)
     assert shell_var_dump(console, nonce), 'variable not read back'
     # a new QEMU process on the same flash: the store is non-volatile
-    console = ia32_shell(diag, vcpus, build, [setvar], vars_file)
+    console = ia32_shell(test, vcpus, build, [setvar], vars_file)
     assert shell_var_dump(console, nonce), 'variable lost across power off'
 
 
@@ -243,7 +244,7 @@ def ia32_checks(build):
 
 
 FIRMWARES = {
-    # name -> (what, {check: function(diag, vcpus)})
+    # name -> (what, {check: function(test, vcpus)})
     'seabios': ("Debian's SeaBIOS", {'boot': seabios_boot}),
     'ovmf-x64': ("Debian bookworm's OVMF 2022.11 SMM build (x64)",
                  x64_checks('ovmf')),
@@ -273,21 +274,36 @@ def cell_name(fw, n, check):
     return 'firmware-matrix/%s/%dcpu/%s' % (fw, n, check)
 
 
-def tap_tests(vcpus, firmwares=FAST_FIRMWARES):
-    return [(cell_name(fw, n, check), (lambda f, k: lambda d: f(d, k))(f, n))
-            for fw, n, check, f in cells(vcpus, firmwares)]
+def add_cells(cls, vcpus, firmwares=FAST_FIRMWARES):
+    """Each cell as a test case of cls."""
+    for fw, n, check, f in cells(vcpus, firmwares):
+        e2e.add_test(cls, '%s_%dcpu_%s' % (fw, n, check),
+                     (lambda f, n: lambda test: f(test, n))(f, n))
+
+
+class _Cell(e2e.Test):
+    pass
 
 
 def run_cell(func, vcpus):
     """Run one cell outside TAP: ('pass'|'FAIL'|'skip', seconds, why)."""
+    cell = type('Cell', (_Cell,), {})
+    e2e.add_test(cell, 'cell', lambda test: func(test, vcpus))
+    result = unittest.TestResult()
     start = time.monotonic()
-    outcome, lines = tap.call(lambda diag: func(diag, vcpus))
-    status = {'ok': 'pass', 'fail': 'FAIL', 'skip': 'skip'}[outcome]
-    # a failure's last traceback line says what failed: put it first
-    if outcome == 'fail':
-        tb = [ln for ln in lines if not ln.startswith('| ')]
-        lines = tb[-1:] + [ln for ln in lines if ln.startswith('| ')]
-    return status, time.monotonic() - start, '\n'.join(lines)
+    cell('test_cell').run(result)
+    secs = time.monotonic() - start
+    if result.skipped:
+        return 'skip', secs, result.skipped[0][1]
+    if not (result.failures or result.errors):
+        return 'pass', secs, ''
+    # what failed and the diagnostics first, then where
+    lines = (result.failures + result.errors)[0][1].splitlines()
+    where = max(i for i, ln in enumerate(lines) if ln.startswith('  File '))
+    end = where + 1
+    while end < len(lines) and lines[end].startswith('    '):
+        end += 1
+    return 'FAIL', secs, '\n'.join(lines[end:] + lines[:end])
 
 
 def table(results, rst=False):

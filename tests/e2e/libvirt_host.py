@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
+import forkvm  # noqa: E402
 
 URI = 'qemu:///system'
 DAEMONS = ('virtlogd', 'libvirtd')     # virtlogd first: libvirtd uses it
@@ -143,7 +143,7 @@ class Domain:
         return self
 
     def console(self):
-        return qmp.read_text(self.console_path)
+        return forkvm.read_text(self.console_path)
 
     def qmp(self, command):
         out = virsh('qemu-monitor-command', self.name,

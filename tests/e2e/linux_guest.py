@@ -8,13 +8,13 @@ import os
 import re
 import subprocess
 import sys
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'fork'))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import forkvm  # noqa: E402
 
-GUEST_DIR = os.path.join(qmp.BUILD, 'guest')
+GUEST_DIR = os.path.join(forkvm.BUILD, 'guest')
 BOOT_TIMEOUT = 300
 
 # A GUID of our own for the UEFI variables the tests write
@@ -36,8 +36,8 @@ def build():
             os.path.join(GUEST_DIR, 'initramfs.cpio.gz'))
 
 
-class LinuxGuest(qmp.VM):
-    def __init__(self, smp=2, maxcpus=None, extra_args=(), qemu=qmp.QEMU,
+class LinuxGuest(forkvm.VM):
+    def __init__(self, smp=2, maxcpus=None, extra_args=(), qemu=forkvm.QEMU,
                  machine='q35,smm=on', memory=512, name='linux',
                  firmware='ovmf', qtest=False, accel='tcg'):
         kernel, initrd = build()
@@ -76,8 +76,8 @@ class LinuxGuest(qmp.VM):
         out = out[out.find('\n', echo) + 1:] if echo >= 0 else out
         lines = out.splitlines()
         if m.group(1) != '0':
-            raise qmp.QMPError('guest command %r failed (%s): %s'
-                               % (command, m.group(1), '\n'.join(lines)))
+            raise forkvm.VMError('guest command %r failed (%s): %s'
+                                 % (command, m.group(1), '\n'.join(lines)))
         return '\n'.join(lines)
 
     def write_efivar(self, value, name='ForkMatrix'):
@@ -100,7 +100,7 @@ class LinuxGuest(qmp.VM):
         try:
             return self.cmd('human-monitor-command',
                             **{'command-line': 'info smi'})
-        except qmp.QMPError as e:
+        except forkvm.ERRORS as e:
             return 'info smi failed: %s' % e
 
 
@@ -112,17 +112,17 @@ ONLINE_TIMEOUT = 60
 DEVICE_DELETED_TIMEOUT = 5
 
 
-def boot(diag, *extra, smp=2, maxcpus=4, accel='tcg', firmware='ovmf',
-         qemu=qmp.QEMU, machine='q35,smm=on'):
-    """Boot the guest for a tap test; diagnostics and cleanup in diag."""
-    why = firmware.startswith('ovmf') and qmp.ovmf_missing(firmware)
+def boot(test, *extra, smp=2, maxcpus=4, accel='tcg', firmware='ovmf',
+         qemu=forkvm.QEMU, machine='q35,smm=on'):
+    """Boot the guest for a tap test; diagnostics and cleanup in test."""
+    why = firmware.startswith('ovmf') and forkvm.ovmf_missing(firmware)
     if why:
-        raise tap.Skip(why)
+        raise unittest.SkipTest(why)
     g = LinuxGuest(smp=smp, maxcpus=maxcpus, extra_args=extra, accel=accel,
                    firmware=firmware, qemu=qemu, machine=machine)
-    diag.cleanup.append(g.shutdown)
-    diag.append(lambda: 'guest console tail:\n' + g.console_tail())
-    diag.append(lambda: 'SMI table:\n' + g.smi_table())
+    test.addCleanup(g.shutdown)
+    test.diag.append(lambda: 'guest console tail:\n' + g.console_tail())
+    test.diag.append(lambda: 'SMI table:\n' + g.smi_table())
     g.boot()
     return g
 

@@ -6,24 +6,24 @@
 
 import os
 import sys
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import forkvm  # noqa: E402
 
 # Debian bookworm's 7.2 (installed): a bookworm host upgrading to the fork
 UPSTREAM = '/usr/bin/qemu-system-x86_64'
 # Upstream 10.0: Debian's 10.0.2 (bookworm-backports, fork/fetch-peer) and
 # the unpatched base built with our options (make build-unpatched)
-DEBIAN_10 = os.path.join(qmp.BUILD, 'peer-10.0', 'qemu-system-x86_64')
-UNPATCHED_10 = os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64')
+DEBIAN_10 = os.path.join(forkvm.BUILD, 'peer-10.0', 'qemu-system-x86_64')
+UNPATCHED_10 = os.path.join(forkvm.BUILD, 'base-qemu', 'qemu-system-x86_64')
 PEERS_10 = (('debian-10.0.2', DEBIAN_10, 'fork/fetch-peer'),
             ('unpatched-10.0', UNPATCHED_10, 'make build-unpatched'))
 MACHINE_10 = 'pc-q35-10.0'
 # Upstream's newest release: Debian sid's 11.1.3, unpacked with sid's libc
 # and libraries and run through sid's loader (fork/fetch-peer-11.1)
-UPSTREAM_11 = os.path.join(qmp.BUILD, 'peer-11.1', 'qemu-system-x86_64')
+UPSTREAM_11 = os.path.join(forkvm.BUILD, 'peer-11.1', 'qemu-system-x86_64')
 MACHINE_11 = 'pc-q35-11.1'
 LPC_DEVFN = 31 << 3
 SMBASE = 0x30000
@@ -39,7 +39,7 @@ def smi_state(vm):
     """The SMI state as the guest sees it, read on a stopped VM."""
     pmbase = vm.pci_cfg_readl(LPC_DEVFN, 0x40) & 0xff80
     return {
-        'negotiated': vm.qom_get(qmp.LPC_PATH, 'x-smi-negotiated-features'),
+        'negotiated': vm.qom_get(forkvm.LPC_PATH, 'x-smi-negotiated-features'),
         'pmbase': pmbase,
         'smi_en': vm.inl(pmbase + 0x30),
         'smi_sts': vm.inl(pmbase + 0x34),
@@ -68,8 +68,8 @@ def migrate(src, dst, timeout=120):
     def done():
         st = src.cmd('query-migrate').get('status')
         if st == 'failed':
-            raise qmp.QMPError('migration failed: %s'
-                               % src.cmd('query-migrate'))
+            raise forkvm.VMError('migration failed: %s'
+                                 % src.cmd('query-migrate'))
         return st == 'completed'
     src.wait_for('migration to complete', done, timeout)
 
@@ -87,7 +87,7 @@ def assert_smram_after(dst_qemu, before, after):
             assert after[k] == before[k], (before, after)
     else:
         assert after == before, 'SMRAM: before %s, after %s' % (before,
-                                                               after)
+                                                                after)
 
 
 def peer_missing(path, how):
@@ -107,14 +107,16 @@ def peer_missing(path, how):
 def require_peer(path, how):
     why = peer_missing(path, how)
     if why:
-        raise tap.Skip(why)
-    if not os.path.exists(qmp.OVMF_CODE):
-        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
+        raise unittest.SkipTest(why)
+    if not os.path.exists(forkvm.OVMF_CODE):
+        raise unittest.SkipTest('%s missing (Debian package ovmf)'
+                                % forkvm.OVMF_CODE)
 
 
 def require_upstream():
     if not os.access(UPSTREAM, os.X_OK):
-        raise tap.Skip('%s missing (Debian package qemu-system-x86)'
-                       % UPSTREAM)
-    if not os.path.exists(qmp.OVMF_CODE):
-        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_CODE)
+        raise unittest.SkipTest('%s missing (Debian package qemu-system-x86)'
+                                % UPSTREAM)
+    if not os.path.exists(forkvm.OVMF_CODE):
+        raise unittest.SkipTest('%s missing (Debian package ovmf)'
+                                % forkvm.OVMF_CODE)

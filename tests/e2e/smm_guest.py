@@ -11,7 +11,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
+import forkvm  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # the guests' sources live with the functional tests that also run them
@@ -49,9 +49,9 @@ def run_to_end(img, args, name, inspect=None, timeout=30):
     """
     with tempfile.TemporaryDirectory() as tmp:
         con = os.path.join(tmp, 'debugcon')
-        vm = qmp.VM(args + ['-debugcon', 'file:%s' % con,
-                            '-global', 'isa-debugcon.iobase=0x402'],
-                    firmware=img, name=name)
+        vm = forkvm.VM(args + ['-debugcon', 'file:%s' % con,
+                               '-global', 'isa-debugcon.iobase=0x402'],
+                       firmware=img, name=name)
         try:
             vm.launch()
 

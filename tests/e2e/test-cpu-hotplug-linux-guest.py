@@ -17,8 +17,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 from linux_guest import (CPU_TYPE, assert_guest_alive, boot,  # noqa: E402
                          cpu_add, cpu_del, free_slot, smi_by_index)
 
@@ -33,108 +33,98 @@ def watchdog(ms):
     return ('-global', 'ICH9-LPC.smm-watchdog-ms=%d' % ms)
 
 
-def test_hotplug_smi_counted_on_every_vcpu(diag):
-    g = boot(diag, *watchdog(HEALTHY_WATCHDOG_MS))
-    chip = g.cmd('query-smi')['chipset']
-    assert chip['negotiated-features'] == 0x7, chip
+class CpuHotplugLinuxGuest(e2e.Test):
+    def test_hotplug_smi_counted_on_every_vcpu(self):
+        g = boot(self, *watchdog(HEALTHY_WATCHDOG_MS))
+        chip = g.cmd('query-smi')['chipset']
+        assert chip['negotiated-features'] == 0x7, chip
 
-    before = smi_by_index(g)
-    index = cpu_add(g, 'hotcpu')
-    after = smi_by_index(g)
-    # the hotplug SMI (an APM broadcast) reached every vCPU, including
-    # the new one, and the new one entered SMM
-    for i, c in after.items():
-        old = before.get(i, {'apm-broadcast': 0})
-        assert c['apm-broadcast'] > old['apm-broadcast'], (i, c)
-    assert after[index]['smm-entries'] >= 1, after[index]
+        before = smi_by_index(g)
+        index = cpu_add(g, 'hotcpu')
+        after = smi_by_index(g)
+        # the hotplug SMI (an APM broadcast) reached every vCPU, including
+        # the new one, and the new one entered SMM
+        for i, c in after.items():
+            old = before.get(i, {'apm-broadcast': 0})
+            assert c['apm-broadcast'] > old['apm-broadcast'], (i, c)
+        assert after[index]['smm-entries'] >= 1, after[index]
 
-    cpu_del(g, 'hotcpu', index)
-    assert sorted(smi_by_index(g)) == [0, 1]
-    assert_guest_alive(g, '0-1')
-    # a healthy boot and hotplug never stays in SMM for long
-    assert g.events_named('SMM_WATCHDOG') == [], g.events
+        cpu_del(g, 'hotcpu', index)
+        assert sorted(smi_by_index(g)) == [0, 1]
+        assert_guest_alive(g, '0-1')
+        # a healthy boot and hotplug never stays in SMM for long
+        assert g.events_named('SMM_WATCHDOG') == [], g.events
 
+    def test_hang_signature_without_the_fix(self):
+        """
+        The hang patch 0007 fixes, brought back with its test-only switch,
+        as query-smi and the SMM watchdog show it: after device_add, CPUs 0
+        and 1 stay in SMM (OVMF waits for the new CPU), each reported once;
+        the new CPU is out of SMM at the default SMBASE, never relocated: it
+        got two SMIs (the hotplug broadcast, the relocation IPI), entered SMM
+        once, and nothing is latched: the relocation SMI was lost.
+        """
+        g = boot(self, '-global', CPU_TYPE + '.x-latch-smi-across-init=off',
+                 *watchdog(HANG_WATCHDOG_MS))
+        g.cmd('device_add', driver=CPU_TYPE, id='lost', **free_slot(g))
+        g.wait_for('both boot CPUs reported by the SMM watchdog',
+                   lambda: len(g.events_named('SMM_WATCHDOG')) >= 2,
+                   FREEZE_TIMEOUT)
+        info = g.cmd('query-smi')
+        self.diag.append(lambda: 'query-smi: %r' % info)
+        cpus = {c['cpu-index']: c for c in info['cpus']}
+        for i in (0, 1):
+            assert cpus[i]['in-smm'], cpus[i]
+            assert cpus[i]['smm-duration-ns'] >= HANG_WATCHDOG_MS * 1000000, \
+                cpus[i]
+        new = cpus[2]
+        assert not new['in-smm'] and new['smbase'] == 0x30000, new
+        assert new['apm-broadcast'] == 1 and new['apic'] == 1, new
+        assert new['smm-entries'] == 1 and not new['smi-pending'], new
+        reported = sorted(e['data']['cpu-index']
+                          for e in g.events_named('SMM_WATCHDOG'))
+        assert reported == [0, 1], reported
+        for e in g.events_named('SMM_WATCHDOG'):
+            cpu = cpus[e['data']['cpu-index']]
+            assert e['data']['smbase'] == cpu['smbase'], (e, cpu)
+        # still there later, each stay reported once
+        later = {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
+        for i in (0, 1):
+            assert later[i]['smm-entered-ns'] == cpus[i]['smm-entered-ns']
+            assert later[i]['smm-duration-ns'] > cpus[i]['smm-duration-ns']
+        assert len(g.events_named('SMM_WATCHDOG')) == 2
 
-def test_hang_signature_without_the_fix(diag):
-    """
-    The hang patch 0007 fixes, brought back with its test-only switch,
-    as query-smi and the SMM watchdog show it: after device_add, CPUs 0
-    and 1 stay in SMM (OVMF waits for the new CPU), each reported once;
-    the new CPU is out of SMM at the default SMBASE, never relocated: it
-    got two SMIs (the hotplug broadcast, the relocation IPI), entered SMM
-    once, and nothing is latched: the relocation SMI was lost.
-    """
-    g = boot(diag, '-global', CPU_TYPE + '.x-latch-smi-across-init=off',
-             *watchdog(HANG_WATCHDOG_MS))
-    g.cmd('device_add', driver=CPU_TYPE, id='lost', **free_slot(g))
-    g.wait_for('both boot CPUs reported by the SMM watchdog',
-               lambda: len(g.events_named('SMM_WATCHDOG')) >= 2,
-               FREEZE_TIMEOUT)
-    info = g.cmd('query-smi')
-    diag.append(lambda: 'query-smi: %r' % info)
-    cpus = {c['cpu-index']: c for c in info['cpus']}
-    for i in (0, 1):
-        assert cpus[i]['in-smm'], cpus[i]
-        assert cpus[i]['smm-duration-ns'] >= HANG_WATCHDOG_MS * 1000000, \
-            cpus[i]
-    new = cpus[2]
-    assert not new['in-smm'] and new['smbase'] == 0x30000, new
-    assert new['apm-broadcast'] == 1 and new['apic'] == 1, new
-    assert new['smm-entries'] == 1 and not new['smi-pending'], new
-    reported = sorted(e['data']['cpu-index']
-                      for e in g.events_named('SMM_WATCHDOG'))
-    assert reported == [0, 1], reported
-    for e in g.events_named('SMM_WATCHDOG'):
-        assert e['data']['smbase'] == cpus[e['data']['cpu-index']]['smbase']
-    # still there later, each stay reported once
-    later = {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
-    for i in (0, 1):
-        assert later[i]['smm-entered-ns'] == cpus[i]['smm-entered-ns']
-        assert later[i]['smm-duration-ns'] > cpus[i]['smm-duration-ns']
-    assert len(g.events_named('SMM_WATCHDOG')) == 2
+    def test_plug_refused_without_hotplug_feature(self):
+        g = boot(self, '-global', 'ICH9-LPC.x-smi-cpu-hotplug=off',
+                 '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
+        chip = g.cmd('query-smi')['chipset']
+        assert chip['negotiated-features'] == 0x1, chip
+        try:
+            g.cmd('device_add', driver=CPU_TYPE, id='refused',
+                  **free_slot(g))
+        except forkvm.ERRORS as e:
+            assert "the firmware negotiated SMI broadcast without the " \
+                   "'cpu-hotplug' SMI feature" in str(e), e
+        else:
+            raise AssertionError('device_add was not refused')
+        assert len(g.cmd('query-cpus-fast')) == 2
+        assert_guest_alive(g, '0-1')
 
-
-def test_plug_refused_without_hotplug_feature(diag):
-    g = boot(diag, '-global', 'ICH9-LPC.x-smi-cpu-hotplug=off',
-             '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
-    chip = g.cmd('query-smi')['chipset']
-    assert chip['negotiated-features'] == 0x1, chip
-    try:
-        g.cmd('device_add', driver=CPU_TYPE, id='refused',
-              **free_slot(g))
-    except qmp.QMPError as e:
-        assert "the firmware negotiated SMI broadcast without the " \
-               "'cpu-hotplug' SMI feature" in str(e), e
-    else:
-        raise AssertionError('device_add was not refused')
-    assert len(g.cmd('query-cpus-fast')) == 2
-    assert_guest_alive(g, '0-1')
-
-
-def test_unplug_refused_without_hotunplug_feature(diag):
-    g = boot(diag, '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
-    chip = g.cmd('query-smi')['chipset']
-    assert chip['negotiated-features'] == 0x3, chip
-    index = cpu_add(g, 'stays')
-    try:
-        g.cmd('device_del', id='stays')
-    except qmp.QMPError as e:
-        assert "the firmware negotiated SMI broadcast without the " \
-               "'cpu-hotunplug' SMI feature" in str(e), e
-    else:
-        raise AssertionError('device_del was not refused')
-    assert index in {c['cpu-index'] for c in g.cmd('query-cpus-fast')}
-    assert_guest_alive(g, '0-2')
+    def test_unplug_refused_without_hotunplug_feature(self):
+        g = boot(self, '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
+        chip = g.cmd('query-smi')['chipset']
+        assert chip['negotiated-features'] == 0x3, chip
+        index = cpu_add(g, 'stays')
+        try:
+            g.cmd('device_del', id='stays')
+        except forkvm.ERRORS as e:
+            assert "the firmware negotiated SMI broadcast without the " \
+                   "'cpu-hotunplug' SMI feature" in str(e), e
+        else:
+            raise AssertionError('device_del was not refused')
+        assert index in {c['cpu-index'] for c in g.cmd('query-cpus-fast')}
+        assert_guest_alive(g, '0-2')
 
 
 if __name__ == '__main__':
-    tap.run([
-        ('cpu-hotplug/ovmf-linux/hotplug-smi-counted-on-every-vcpu',
-         test_hotplug_smi_counted_on_every_vcpu),
-        ('cpu-hotplug/ovmf-linux/hang-signature-without-the-fix',
-         test_hang_signature_without_the_fix),
-        ('cpu-hotplug/ovmf-linux/plug-refused-without-hotplug-feature',
-         test_plug_refused_without_hotplug_feature),
-        ('cpu-hotplug/ovmf-linux/unplug-refused-without-hotunplug-feature',
-         test_unplug_refused_without_hotunplug_feature),
-    ])
+    e2e.main()

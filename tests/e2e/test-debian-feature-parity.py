@@ -14,15 +14,16 @@ import os
 import re
 import subprocess
 import sys
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 
-PEER_DIR = os.path.join(qmp.BUILD, 'peer-10.0')
+PEER_DIR = os.path.join(forkvm.BUILD, 'peer-10.0')
 EMULATORS = ('qemu-system-x86_64', 'qemu-system-i386')
-README = os.path.join(qmp.TOP, 'README.rst')
+README = os.path.join(forkvm.TOP, 'README.rst')
 SECTION = 'Built as Debian builds it'
 LISTS = ('-accel', '-device', '-netdev', '-display', '-audio', '-chardev',
          '-object')
@@ -57,12 +58,12 @@ def readme_differences():
             re.findall(r'^- ``(-\w+) ([^`]+)``: (.+)$', m.group(1), re.M)}
 
 
-def test_emulator(exe):
-    def test(diag):
+def offers_all_that_debian_does(exe):
+    def run(test):
         peer = os.path.join(PEER_DIR, exe)
         if not os.access(peer, os.X_OK):
-            raise tap.Skip('%s missing (make peer-10.0)' % peer)
-        fork = os.path.join(os.path.dirname(qmp.QEMU), exe)
+            raise unittest.SkipTest('%s missing (make peer-10.0)' % peer)
+        fork = os.path.join(os.path.dirname(forkvm.QEMU), exe)
         allowed = readme_differences()
         missing = set()
         compared = []
@@ -72,7 +73,7 @@ def test_emulator(exe):
             compared.append('%s: %d in Debian\'s, %d in the fork'
                             % (option, len(theirs), len(ours)))
             missing |= {(option, n) for n in theirs - ours}
-        diag.append('\n'.join(compared))
+        test.diag.append('\n'.join(compared))
         unexplained = sorted(missing - set(allowed))
         stale = sorted(k for k in allowed if k not in missing and
                        exe in allowed[k])
@@ -80,18 +81,21 @@ def test_emulator(exe):
             % unexplained
         assert not stale, 'README names differences that are gone: %s' % \
             stale
-    return test
+    return run
 
 
-def test_readme_differences_cover_both(diag):
-    """Each README difference says which emulators it concerns."""
-    for (option, name), why in readme_differences().items():
-        assert any(e in why for e in EMULATORS), \
-            '``%s %s``: name the emulator in its reason' % (option, name)
+class DebianFeatureParity(e2e.Test):
+    def test_readme_differences_cover_both(self):
+        """Each README difference says which emulators it concerns."""
+        for (option, name), why in readme_differences().items():
+            assert any(e in why for e in EMULATORS), \
+                '``%s %s``: name the emulator in its reason' % (option, name)
+
+
+for _exe in EMULATORS:
+    e2e.add_test(DebianFeatureParity, '%s_offers_all_that_debian_does' % _exe,
+                 offers_all_that_debian_does(_exe))
 
 
 if __name__ == '__main__':
-    tap.run([('%s offers all that Debian\'s does' % e, test_emulator(e))
-             for e in EMULATORS] +
-            [('README\'s differences name their emulator',
-              test_readme_differences_cover_both)])
+    e2e.main()

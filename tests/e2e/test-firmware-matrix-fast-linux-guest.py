@@ -14,7 +14,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import firmware_matrix  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+
+
+class FirmwareMatrixFastLinuxGuest(e2e.Test):
+    """Each cell of the fast matrix: a firmware, 1 or 2 vCPUs, a check."""
+
+
+firmware_matrix.add_cells(FirmwareMatrixFastLinuxGuest,
+                          firmware_matrix.FAST_VCPUS)
+
 
 if __name__ == '__main__':
-    tap.run(firmware_matrix.tap_tests(firmware_matrix.FAST_VCPUS))
+    e2e.main()

@@ -20,11 +20,11 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'fork'))
 import pycotap  # noqa: E402
-import qmp  # noqa: E402
+import forkvm  # noqa: E402
 from migration_peer import (DEBIAN_10, UNPATCHED_10,  # noqa: E402
                             UPSTREAM_11, peer_missing)
 
-SRC = os.path.join(qmp.BUILD, 'src')
+SRC = os.path.join(forkvm.BUILD, 'src')
 FUNCTIONAL = os.path.join(SRC, 'tests', 'functional')
 PEERS = (('unpatched-10.0.13', UNPATCHED_10, 'make build-unpatched'),
          ('debian-10.0.2', DEBIAN_10, 'fork/fetch-peer'),
@@ -95,7 +95,7 @@ def run_functional(test, qemu):
                                   timeout=TEST_TIMEOUT)
         except subprocess.TimeoutExpired as e:
             return False, 'timed out after %d s: %s' % (TEST_TIMEOUT,
-                                                         e.output)
+                                                        e.output)
     return proc.returncode == 0, proc.stdout
 
 

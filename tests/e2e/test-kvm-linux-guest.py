@@ -14,13 +14,14 @@
 import os
 import sys
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 import linux_guest  # noqa: E402
 
-PEER = os.path.join(qmp.BUILD, 'peer-10.0', 'qemu-system-x86_64')
+PEER = os.path.join(forkvm.BUILD, 'peer-10.0', 'qemu-system-x86_64')
 BOOT_TIMEOUT = 180
 # run states in which the guest will not boot any more
 DEAD = ('internal-error', 'guest-panicked', 'shutdown')
@@ -51,34 +52,36 @@ def kvm_boot(qemu):
     return g, None
 
 
-def test_linux_under_kvm(diag):
-    try:
-        os.close(os.open('/dev/kvm', os.O_RDWR))
-    except OSError as e:
-        raise tap.Skip('/dev/kvm cannot be opened: %s' % e.strerror)
-    if not os.path.exists(qmp.OVMF_NOSMM[0]):
-        raise tap.Skip('%s missing (Debian package ovmf)' % qmp.OVMF_NOSMM[0])
-    g, why = kvm_boot(qmp.QEMU)
-    if g is None:
-        if not os.access(PEER, os.X_OK):
-            raise AssertionError('the fork did not boot under KVM: %s; %s '
-                                 'is missing to compare' % (why, PEER))
-        peer, peer_why = kvm_boot(PEER)
-        if peer is not None:
-            peer.shutdown()
-            raise AssertionError('upstream 10.0.2 boots under KVM, the fork '
-                                 'does not: %s' % why)
-        raise tap.Skip("this host's KVM cannot boot OVMF: the fork: %s; "
-                       "Debian's 10.0.2: %s" % (why, peer_why))
-    diag.cleanup.append(g.shutdown)
-    diag.append(lambda: 'console tail:\n' + g.console_tail())
-    assert g.run('cat /sys/devices/system/cpu/online').strip() == '0-1'
-    info = g.cmd('query-smi')
-    assert info['chipset']['negotiated-features'] == 0, info['chipset']
-    for c in info['cpus']:
-        assert not c['in-smm'] and 'apic' not in c, c
+class KvmLinuxGuest(e2e.Test):
+    def test_linux_under_kvm(self):
+        try:
+            os.close(os.open('/dev/kvm', os.O_RDWR))
+        except OSError as e:
+            raise unittest.SkipTest('/dev/kvm cannot be opened: %s'
+                                    % e.strerror)
+        if not os.path.exists(forkvm.OVMF_NOSMM[0]):
+            raise unittest.SkipTest('%s missing (Debian package ovmf)'
+                                    % forkvm.OVMF_NOSMM[0])
+        g, why = kvm_boot(forkvm.QEMU)
+        if g is None:
+            if not os.access(PEER, os.X_OK):
+                raise AssertionError('the fork did not boot under KVM: %s; %s '
+                                     'is missing to compare' % (why, PEER))
+            peer, peer_why = kvm_boot(PEER)
+            if peer is not None:
+                peer.shutdown()
+                raise AssertionError('upstream 10.0.2 boots under KVM, the '
+                                     'fork does not: %s' % why)
+            self.skipTest("this host's KVM cannot boot OVMF: the fork: %s; "
+                          "Debian's 10.0.2: %s" % (why, peer_why))
+        self.addCleanup(g.shutdown)
+        self.diag.append(lambda: 'console tail:\n' + g.console_tail())
+        assert g.run('cat /sys/devices/system/cpu/online').strip() == '0-1'
+        info = g.cmd('query-smi')
+        assert info['chipset']['negotiated-features'] == 0, info['chipset']
+        for c in info['cpus']:
+            assert not c['in-smm'] and 'apic' not in c, c
 
 
 if __name__ == '__main__':
-    tap.run([('Linux boots under KVM with OVMF without SMM',
-              test_linux_under_kvm)])
+    e2e.main()

@@ -20,16 +20,17 @@ import os
 import subprocess
 import sys
 import tempfile
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 
 from smm_guest import build_guest, reports, run_to_end  # noqa: E402
 
-QEMU_I386 = os.path.join(os.path.dirname(qmp.QEMU), 'qemu-system-i386')
-PEER = os.path.join(qmp.BUILD, 'peer-10.0', 'qemu-system-x86_64')
+QEMU_I386 = os.path.join(os.path.dirname(forkvm.QEMU), 'qemu-system-i386')
+PEER = os.path.join(forkvm.BUILD, 'peer-10.0', 'qemu-system-x86_64')
 APM_CNT = 0x5a
 APM_STS = 0xa5
 
@@ -47,81 +48,13 @@ def kvm_missing():
 def need_kvm():
     why = kvm_missing()
     if why:
-        raise tap.Skip(why)
+        raise unittest.SkipTest(why)
 
 
 def accels(qemu):
     out = subprocess.run([qemu, '-accel', 'help'], capture_output=True,
                          text=True, check=True).stdout
     return out.split('\n', 1)[1].split()
-
-
-def test_kvm_offered(diag):
-    """Both emulators are built with KVM next to TCG."""
-    for qemu in (qmp.QEMU, QEMU_I386):
-        got = accels(qemu)
-        diag.append('%s -accel help: %s' % (qemu, got))
-        assert 'kvm' in got and 'tcg' in got, got
-
-
-def test_kvm_guest_query_smi(diag):
-    """
-    Under KVM query-smi reads what the kernel knows and marks what it
-    cannot know: no 'apic' count, the in-kernel wait-for-SIPI of the AP.
-    """
-    need_kvm()
-    seen = {}
-
-    def inspect(vm):
-        seen['smi'] = vm.cmd('query-smi')
-        seen['hmp'] = vm.cmd('human-monitor-command',
-                             **{'command-line': 'info smi'})
-        seen['entries'] = vm.qom_get('/machine/unattached/device[0]',
-                                     'x-smm-entries')
-        try:
-            vm.qom_get('/machine/unattached/device[0]',
-                       'x-smi-injected-apic')
-            seen['apic_prop'] = 'no error'
-        except qmp.QMPError as e:
-            seen['apic_prop'] = str(e)
-        seen['log'] = vm.qemu_log()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        img = build_guest(tmp, 'kvm-apm')
-        raw, _ = run_to_end(img, ['-machine', 'q35', '-accel', 'kvm',
-                                  '-smp', '2', '-global',
-                                  'ICH9-LPC.smm-watchdog-ms=100'],
-                            'kvm-apm', inspect=inspect)
-    diag.append(lambda: 'query-smi: %s' % seen.get('smi'))
-    diag.append(lambda: 'info smi:\n%s' % seen.get('hmp'))
-    assert reports(raw) == [('A', APM_STS), ('E', 0)], reports(raw)
-
-    info = seen['smi']
-    chipset = info['chipset']
-    assert chipset['apm-cnt'] == APM_CNT and chipset['apm-sts'] == APM_STS
-    assert chipset['negotiated-features'] == 0, chipset
-    cpus = {c['cpu-index']: c for c in info['cpus']}
-    assert sorted(cpus) == [0, 1]
-    for c in cpus.values():
-        assert 'apic' not in c, c
-        # KVM never entered SMM, as its MSR_SMI_COUNT says
-        assert c['smm-entries'] == 0, c
-        assert not c['in-smm'] and 'smm-entered-ns' not in c, c
-    # As upstream, APMC_EN raises the SMI with or without SMM (to the
-    # writing vCPU: nothing negotiated broadcast); KVM without SMM drops it
-    assert (cpus[0]['injected'], cpus[0]['apm-unicast']) == (1, 1), cpus[0]
-    assert cpus[1]['injected'] == 0, cpus[1]
-    assert 'SMI lost' in seen['log'], seen['log']
-    # the BSP halted after its last report; the AP never left wait-for-SIPI
-    assert cpus[0]['halted'] and not cpus[0]['wait-for-sipi'], cpus[0]
-    assert cpus[1]['wait-for-sipi'] and cpus[1]['halted'], cpus[1]
-
-    assert seen['entries'] == 0
-    assert 'local APICs are in the kernel' in seen['apic_prop'], \
-        seen['apic_prop']
-    hmp = seen['hmp']
-    assert 'apic n/a' in hmp and ' n/a ' in hmp, hmp
-    assert 'the SMM watchdog needs TCG' in seen['log'], seen['log']
 
 
 def exit_of(qemu, *args):
@@ -140,25 +73,89 @@ def exit_of(qemu, *args):
     return p.returncode, '\n'.join(errors)
 
 
-def test_kvm_smm_on_like_upstream(diag):
-    """
-    -machine q35,smm=on -accel kvm: the fork does what upstream does with
-    this host's KVM, word for word (here: refuses, KVM has no SMM).
-    """
-    need_kvm()
-    if not os.access(PEER, os.X_OK):
-        raise tap.Skip('%s missing (make peer-10.0)' % PEER)
-    args = ('-machine', 'q35,smm=on', '-accel', 'kvm')
-    fork = exit_of(qmp.QEMU, *args)
-    peer = exit_of(PEER, *args)
-    diag.append('fork: %r\nDebian 10.0.2: %r' % (fork, peer))
-    assert fork == peer, (fork, peer)
-    if fork[0] != 0:
-        assert 'System Management Mode not supported' in fork[1], fork
+class Kvm(e2e.Test):
+    def test_kvm_offered(self):
+        """Both emulators are built with KVM next to TCG."""
+        for qemu in (forkvm.QEMU, QEMU_I386):
+            got = accels(qemu)
+            self.diag.append('%s -accel help: %s' % (qemu, got))
+            assert 'kvm' in got and 'tcg' in got, got
+
+    def test_kvm_guest_query_smi(self):
+        """
+        Under KVM query-smi reads what the kernel knows and marks what it
+        cannot know: no 'apic' count, the in-kernel wait-for-SIPI of the AP.
+        """
+        need_kvm()
+        seen = {}
+
+        def inspect(vm):
+            seen['smi'] = vm.cmd('query-smi')
+            seen['hmp'] = vm.cmd('human-monitor-command',
+                                 **{'command-line': 'info smi'})
+            seen['entries'] = vm.qom_get('/machine/unattached/device[0]',
+                                         'x-smm-entries')
+            try:
+                vm.qom_get('/machine/unattached/device[0]',
+                           'x-smi-injected-apic')
+                seen['apic_prop'] = 'no error'
+            except forkvm.ERRORS as e:
+                seen['apic_prop'] = str(e)
+            seen['log'] = vm.qemu_log()
+
+        with tempfile.TemporaryDirectory() as tmp:
+            img = build_guest(tmp, 'kvm-apm')
+            raw, _ = run_to_end(img, ['-machine', 'q35', '-accel', 'kvm',
+                                      '-smp', '2', '-global',
+                                      'ICH9-LPC.smm-watchdog-ms=100'],
+                                'kvm-apm', inspect=inspect)
+        self.diag.append(lambda: 'query-smi: %s' % seen.get('smi'))
+        self.diag.append(lambda: 'info smi:\n%s' % seen.get('hmp'))
+        assert reports(raw) == [('A', APM_STS), ('E', 0)], reports(raw)
+
+        info = seen['smi']
+        chipset = info['chipset']
+        assert chipset['apm-cnt'] == APM_CNT and chipset['apm-sts'] == APM_STS
+        assert chipset['negotiated-features'] == 0, chipset
+        cpus = {c['cpu-index']: c for c in info['cpus']}
+        assert sorted(cpus) == [0, 1]
+        for c in cpus.values():
+            assert 'apic' not in c, c
+            # KVM never entered SMM, as its MSR_SMI_COUNT says
+            assert c['smm-entries'] == 0, c
+            assert not c['in-smm'] and 'smm-entered-ns' not in c, c
+        # As upstream, APMC_EN raises the SMI with or without SMM (to the
+        # writing vCPU: nothing negotiated broadcast); KVM without SMM drops it
+        assert (cpus[0]['injected'], cpus[0]['apm-unicast']) == (1, 1), cpus[0]
+        assert cpus[1]['injected'] == 0, cpus[1]
+        assert 'SMI lost' in seen['log'], seen['log']
+        # the BSP halted after its last report; the AP never left wait-for-SIPI
+        assert cpus[0]['halted'] and not cpus[0]['wait-for-sipi'], cpus[0]
+        assert cpus[1]['wait-for-sipi'] and cpus[1]['halted'], cpus[1]
+
+        assert seen['entries'] == 0
+        assert 'local APICs are in the kernel' in seen['apic_prop'], \
+            seen['apic_prop']
+        hmp = seen['hmp']
+        assert 'apic n/a' in hmp and ' n/a ' in hmp, hmp
+        assert 'the SMM watchdog needs TCG' in seen['log'], seen['log']
+
+    def test_kvm_smm_on_like_upstream(self):
+        """
+        -machine q35,smm=on -accel kvm: the fork does what upstream does with
+        this host's KVM, word for word (here: refuses, KVM has no SMM).
+        """
+        need_kvm()
+        if not os.access(PEER, os.X_OK):
+            raise unittest.SkipTest('%s missing (make peer-10.0)' % PEER)
+        args = ('-machine', 'q35,smm=on', '-accel', 'kvm')
+        fork = exit_of(forkvm.QEMU, *args)
+        peer = exit_of(PEER, *args)
+        self.diag.append('fork: %r\nDebian 10.0.2: %r' % (fork, peer))
+        assert fork == peer, (fork, peer)
+        if fork[0] != 0:
+            assert 'System Management Mode not supported' in fork[1], fork
 
 
 if __name__ == '__main__':
-    tap.run([('both emulators offer KVM', test_kvm_offered),
-             ('query-smi and info smi under KVM', test_kvm_guest_query_smi),
-             ('q35,smm=on with KVM as upstream ends it',
-              test_kvm_smm_on_like_upstream)])
+    e2e.main()

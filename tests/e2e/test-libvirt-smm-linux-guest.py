@@ -20,11 +20,12 @@ import shutil
 import sys
 import tempfile
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 import libvirt_host  # noqa: E402
 import linux_guest  # noqa: E402
 
@@ -66,59 +67,59 @@ def setvcpus(dom, n, console_pattern):
     return took
 
 
-def test_smm_domain(diag):
-    why = libvirt_host.missing() or qmp.ovmf_missing('ovmf')
-    if why:
-        raise tap.Skip(why)
-    kernel, initrd = linux_guest.build()
-    daemons = libvirt_host.Daemons().start()
-    diag.cleanup.append(daemons.stop)
-    tmp = tempfile.mkdtemp(prefix='fork-libvirt-')
-    diag.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
-    vars_copy = os.path.join(tmp, 'OVMF_VARS_4M.fd')
-    shutil.copy(qmp.OVMF_VARS, vars_copy)
-    dom = libvirt_host.Domain(tmp, 'fork-smm-%d' % os.getpid(),
-                              code=qmp.OVMF_CODE, vars=vars_copy,
-                              kernel=kernel, initrd=initrd, qemu=qmp.QEMU,
-                              devices=TPM_XML)
-    diag.cleanup.insert(0, dom.remove)
-    diag.append(lambda: 'console tail:\n' + dom.console()[-1500:])
+class LibvirtSmmLinuxGuest(e2e.Test):
+    def test_smm_domain(self):
+        why = libvirt_host.missing() or forkvm.ovmf_missing('ovmf')
+        if why:
+            raise unittest.SkipTest(why)
+        kernel, initrd = linux_guest.build()
+        daemons = libvirt_host.Daemons().start()
+        self.addCleanup(daemons.stop)
+        tmp = tempfile.mkdtemp(prefix='fork-libvirt-')
+        self.addCleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
+        vars_copy = os.path.join(tmp, 'OVMF_VARS_4M.fd')
+        shutil.copy(forkvm.OVMF_VARS, vars_copy)
+        dom = libvirt_host.Domain(tmp, 'fork-smm-%d' % os.getpid(),
+                                  code=forkvm.OVMF_CODE, vars=vars_copy,
+                                  kernel=kernel, initrd=initrd,
+                                  qemu=forkvm.QEMU, devices=TPM_XML)
+        self.addCleanup(dom.remove)
+        self.diag.append(lambda: 'console tail:\n' + dom.console()[-1500:])
 
-    dom.define()
-    libvirt_host.virsh('start', dom.name)
-    wait_console(dom, r'GUEST-READY cpus=1', timeout=BOOT_TIMEOUT)
-    chip = dom.qmp('query-smi')['chipset']
-    assert chip['negotiated-features'] == 0x7, chip
-    assert dom.vcpus() == 1
-    assert_tpm(dom)
+        dom.define()
+        libvirt_host.virsh('start', dom.name)
+        wait_console(dom, r'GUEST-READY cpus=1', timeout=BOOT_TIMEOUT)
+        chip = dom.qmp('query-smi')['chipset']
+        assert chip['negotiated-features'] == 0x7, chip
+        assert dom.vcpus() == 1
+        assert_tpm(dom)
 
-    plug = setvcpus(dom, 2, r'GUEST-CPU-ONLINE 1\b')
-    unplug = setvcpus(dom, 1, r'GUEST-CPU-REMOVED 1\b')
-    diag.append('setvcpus --live: plug %.2f s, unplug %.2f s'
-                % (plug, unplug))
-    # libvirt waits 5 s for DEVICE_DELETED before it gives up
-    assert unplug < 5, unplug
-    print('# setvcpus --live 2: %.2f s, --live 1: %.2f s' % (plug, unplug))
+        plug = setvcpus(dom, 2, r'GUEST-CPU-ONLINE 1\b')
+        unplug = setvcpus(dom, 1, r'GUEST-CPU-REMOVED 1\b')
+        self.diag.append('setvcpus --live: plug %.2f s, unplug %.2f s'
+                         % (plug, unplug))
+        # libvirt waits 5 s for DEVICE_DELETED before it gives up
+        assert unplug < 5, unplug
+        print('# setvcpus --live 2: %.2f s, --live 1: %.2f s' % (plug, unplug))
 
-    libvirt_host.virsh('managedsave', dom.name)
-    assert 'shut off' in libvirt_host.virsh('domstate', dom.name)
-    assert re.search(r'Managed save:\s+yes',
-                     libvirt_host.virsh('dominfo', dom.name))
-    start = len(dom.console())
-    libvirt_host.virsh('start', dom.name)
-    chip = dom.qmp('query-smi')['chipset']
-    assert chip['features-ok'] and chip['negotiated-features'] == 0x7, chip
-    assert_tpm(dom)
-    # the restored guest runs on: it onlines a CPU added after restore
-    assert dom.vcpus() == 1
-    setvcpus(dom, 2, r'GUEST-CPU-ONLINE 1\b')
-    assert 'GUEST-READY' not in dom.console()[start:], 'the guest rebooted'
+        libvirt_host.virsh('managedsave', dom.name)
+        assert 'shut off' in libvirt_host.virsh('domstate', dom.name)
+        assert re.search(r'Managed save:\s+yes',
+                         libvirt_host.virsh('dominfo', dom.name))
+        start = len(dom.console())
+        libvirt_host.virsh('start', dom.name)
+        chip = dom.qmp('query-smi')['chipset']
+        assert chip['features-ok'] and chip['negotiated-features'] == 0x7, chip
+        assert_tpm(dom)
+        # the restored guest runs on: it onlines a CPU added after restore
+        assert dom.vcpus() == 1
+        setvcpus(dom, 2, r'GUEST-CPU-ONLINE 1\b')
+        assert 'GUEST-READY' not in dom.console()[start:], 'the guest rebooted'
 
-    libvirt_host.virsh('destroy', dom.name)
-    libvirt_host.virsh('undefine', dom.name, '--nvram')
-    assert dom.name not in libvirt_host.virsh('list', '--all', '--name')
+        libvirt_host.virsh('destroy', dom.name)
+        libvirt_host.virsh('undefine', dom.name, '--nvram')
+        assert dom.name not in libvirt_host.virsh('list', '--all', '--name')
 
 
 if __name__ == '__main__':
-    tap.run([('libvirt/smm-domain-vcpu-hotplug-managedsave',
-              test_smm_domain)])
+    e2e.main()

@@ -15,8 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import linux_guest  # noqa: E402
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 from migration_peer import (MACHINE_10, PEERS_10, SMBASE_LOCKED,  # noqa: E402
                             UPSTREAM, assert_smram_after, migrate,
                             require_peer,
@@ -38,7 +38,7 @@ def stable_state(vm):
     return smi, smram
 
 
-def migrate_linux_guest(src_qemu, dst_qemu, diag, machine_type):
+def migrate_linux_guest(src_qemu, dst_qemu, test, machine_type):
     """machine_type: the peer's ('q35' names a newer one in the fork)."""
     machine = '%s,smm=on' % machine_type
     src = linux_guest.LinuxGuest(qemu=src_qemu, qtest=True, name='src',
@@ -46,9 +46,11 @@ def migrate_linux_guest(src_qemu, dst_qemu, diag, machine_type):
     dst = linux_guest.LinuxGuest(qemu=dst_qemu, qtest=True, name='dst',
                                  machine=machine,
                                  extra_args=['-incoming', 'defer'])
-    diag.cleanup += [src.shutdown, dst.shutdown]
-    diag.append(lambda: 'source console tail:\n' + src.console_tail(15))
-    diag.append(lambda: 'destination console tail:\n' + dst.console_tail())
+    test.addCleanup(src.shutdown)
+    test.addCleanup(dst.shutdown)
+    test.diag.append(lambda: 'source console tail:\n' + src.console_tail(15))
+    test.diag.append(lambda: 'destination console tail:\n' +
+                     dst.console_tail())
     src.boot()
     src.write_efivar('migrated')
     # keep SMIs coming while the guest migrates
@@ -73,37 +75,41 @@ def migrate_linux_guest(src_qemu, dst_qemu, diag, machine_type):
     # the reader loop ran on the destination too and never failed
     dst.run('kill %1')
     assert 'GUEST-EFIVAR-FAILED' not in src.console() + dst.console()
-    if dst_qemu == qmp.QEMU:
+    if dst_qemu == forkvm.QEMU:
         entries = [c['smm-entries'] for c in dst.cmd('query-smi')['cpus']]
         assert all(n > 0 for n in entries), entries
 
 
 def with_7_2(src, dst):
     """Debian bookworm's 7.2 on pc-q35-7.2: a bookworm host's upgrade."""
-    def test(diag):
+    def run(test):
         require_upstream()
-        migrate_linux_guest(src, dst, diag, 'pc-q35-7.2')
-    return test
+        migrate_linux_guest(src, dst, test, 'pc-q35-7.2')
+    return run
 
 
 def with_10_0(peer, how, to_peer):
-    def test(diag):
+    def run(test):
         require_peer(peer, how)
-        src, dst = (qmp.QEMU, peer) if to_peer else (peer, qmp.QEMU)
-        migrate_linux_guest(src, dst, diag, MACHINE_10)
-    return test
+        src, dst = (forkvm.QEMU, peer) if to_peer else (peer, forkvm.QEMU)
+        migrate_linux_guest(src, dst, test, MACHINE_10)
+    return run
+
+
+class MigrationUpstreamLinuxGuest(e2e.Test):
+    """UEFI variables read back across a migration, both ways."""
+
+
+e2e.add_test(MigrationUpstreamLinuxGuest, 'efivar_reads_fork_to_upstream_7_2',
+             with_7_2(forkvm.QEMU, UPSTREAM))
+e2e.add_test(MigrationUpstreamLinuxGuest, 'efivar_reads_upstream_7_2_to_fork',
+             with_7_2(UPSTREAM, forkvm.QEMU))
+for _name, _path, _how in PEERS_10:
+    for _direction, _to_peer in (('fork_to_%s', True), ('%s_to_fork', False)):
+        e2e.add_test(MigrationUpstreamLinuxGuest, 'efivar_reads_%s_%s'
+                     % (MACHINE_10, _direction % _name),
+                     with_10_0(_path, _how, _to_peer))
 
 
 if __name__ == '__main__':
-    tap.run([
-        ('migration/ovmf-linux/efivar-reads/fork-to-upstream',
-         with_7_2(qmp.QEMU, UPSTREAM)),
-        ('migration/ovmf-linux/efivar-reads/upstream-to-fork',
-         with_7_2(UPSTREAM, qmp.QEMU)),
-    ] + [
-        ('migration/ovmf-linux/efivar-reads/%s/%s' % (MACHINE_10,
-                                                      direction % name),
-         with_10_0(path, how, to_peer))
-        for name, path, how in PEERS_10
-        for direction, to_peer in (('fork-to-%s', True), ('%s-to-fork', False))
-    ])
+    e2e.main()

@@ -16,10 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 from linux_guest import boot  # noqa: E402
 
 SWTPM = shutil.which('swtpm') or '/usr/bin/swtpm'
@@ -46,7 +47,7 @@ class Swtpm:
             time.sleep(0.05)
 
     def log(self):
-        return qmp.read_text(os.path.join(self.dir, 'log'))
+        return forkvm.read_text(os.path.join(self.dir, 'log'))
 
     def args(self, model):
         return ['-chardev', 'socket,id=chrtpm,path=%s' % self.sock,
@@ -65,13 +66,13 @@ class Swtpm:
 
 
 def measured_boot(model, driver):
-    def test(diag):
+    def run(test):
         if not os.access(SWTPM, os.X_OK):
-            raise tap.Skip('swtpm missing (Debian package swtpm)')
+            raise unittest.SkipTest('swtpm missing (Debian package swtpm)')
         tpm = Swtpm()
-        diag.cleanup.append(tpm.stop)
-        diag.append(lambda: 'swtpm log:\n' + tpm.log())
-        g = boot(diag, *tpm.args(model))
+        test.addCleanup(tpm.stop)
+        test.diag.append(lambda: 'swtpm log:\n' + tpm.log())
+        g = boot(test, *tpm.args(model))
         chip = g.cmd('query-smi')['chipset']
         assert chip['negotiated-features'] == 0x7, chip
 
@@ -93,11 +94,17 @@ def measured_boot(model, driver):
         # SMM's own job goes on: a variable written and read through it
         g.write_efivar('tpm-%s' % model, name='ForkTpm')
         assert g.read_efivar(name='ForkTpm') == 'tpm-%s' % model
-    return test
+    return run
+
+
+class TpmLinuxGuest(e2e.Test):
+    """OVMF's SMM build measures into swtpm, through either TPM model."""
+
+
+for _model, _driver in (('tpm-crb', 'tpm_crb'), ('tpm-tis', 'tpm_tis')):
+    e2e.add_test(TpmLinuxGuest, 'ovmf_measures_through_' + _model,
+                 measured_boot(_model, _driver))
 
 
 if __name__ == '__main__':
-    tap.run([('OVMF SMM build measures into swtpm through tpm-crb',
-              measured_boot('tpm-crb', 'tpm_crb')),
-             ('OVMF SMM build measures into swtpm through tpm-tis',
-              measured_boot('tpm-tis', 'tpm_tis'))])
+    e2e.main()

@@ -21,16 +21,17 @@ import os
 import subprocess
 import sys
 import tempfile
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'fork'))
-import qmp  # noqa: E402
-import tap  # noqa: E402
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
 from smm_guest import build_guest, reports  # noqa: E402
 from migration_peer import UPSTREAM_11, peer_missing  # noqa: E402
 
-UNPATCHED = os.path.join(qmp.BUILD, 'base-qemu', 'qemu-system-x86_64')
-QTESTS = os.path.join(qmp.BUILD, 'qemu', 'tests', 'qtest')
+UNPATCHED = os.path.join(forkvm.BUILD, 'base-qemu', 'qemu-system-x86_64')
+QTESTS = os.path.join(forkvm.BUILD, 'qemu', 'tests', 'qtest')
 
 LPC = 0x1f << 3
 PMBASE = 0x600
@@ -44,24 +45,24 @@ S = 1000 * MS
 
 def require_unpatched():
     if not os.access(UNPATCHED, os.X_OK):
-        raise tap.Skip('%s missing (./configure --unpatched, then ninja -C '
-                       'build/base-qemu qemu-system-x86_64)' % UNPATCHED)
+        raise unittest.SkipTest('%s missing (make build-unpatched)'
+                                % UNPATCHED)
 
 
 def require_upstream_11():
     why = peer_missing(UPSTREAM_11, 'make peer-11.1')
     if why:
-        raise tap.Skip(why)
+        raise unittest.SkipTest(why)
 
 
 class Chipset:
     """A q35 machine under qtest: ICH9 PM I/O enabled, as firmware does."""
 
-    def __init__(self, qemu, diag, extra=()):
-        self.vm = qmp.VM(['-machine', 'q35', '-accel', 'qtest'] + list(extra),
-                         qemu=qemu, firmware='seabios', qtest=True,
-                         name='canary')
-        diag.cleanup.append(self.vm.shutdown)
+    def __init__(self, qemu, test, extra=()):
+        self.vm = forkvm.VM(['-machine', 'q35', '-accel', 'qtest'] +
+                            list(extra), qemu=qemu, firmware='seabios',
+                            qtest=True, name='canary')
+        test.addCleanup(self.vm.shutdown)
         self.vm.launch()
         self.cfg_write(LPC, 0x40, PMBASE | 1, 'l')
         self.cfg_write(LPC, 0x44, 0x80, 'b')
@@ -82,10 +83,10 @@ class Chipset:
 
 
 def both(check):
-    """Run check(qemu, diag) on the unpatched base and on the fork."""
-    def run(diag):
+    """Run check(qemu, test) on the unpatched base and on the fork."""
+    def run(test):
         require_unpatched()
-        return check(UNPATCHED, diag), check(qmp.QEMU, diag)
+        return check(UNPATCHED, test), check(forkvm.QEMU, test)
     return run
 
 
@@ -95,20 +96,21 @@ def expect(upstream, fork, got):
             upstream, fork, got[0], got[1])
 
 
-def apm_write_from_qtest(qemu, diag):
+def apm_write_from_qtest(qemu, test):
     """APM_CNT with APMC_EN from outside a vCPU: exit status, SMI_STS."""
-    c = Chipset(qemu, diag)
+    c = Chipset(qemu, test)
     c.outl(SMI_EN, GBL_SMI_EN | APMC_EN)
     try:
         c.vm.qtest('outb 0xb2 0x42')
         return 'running, SMI_STS 0x%x' % c.inl(SMI_STS)
-    except (qmp.QMPError, OSError):
-        return 'exit %d' % c.vm.proc.wait(10)
+    except forkvm.ERRORS + (OSError,):
+        c.vm.wait(10)
+        return 'exit %d' % c.vm.exitcode()
 
 
-def timer_sts_written_0(qemu, diag):
+def timer_sts_written_0(qemu, test):
     """SMI_STS after a SWSMI expiry, then a write of 0 to SMI_STS."""
-    c = Chipset(qemu, diag)
+    c = Chipset(qemu, test)
     c.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR)
     c.step(1500 * 1000)
     set_ = c.inl(SMI_STS)
@@ -116,9 +118,9 @@ def timer_sts_written_0(qemu, diag):
     return set_, c.inl(SMI_STS)
 
 
-def periodic_expiry_after_swsmi(qemu, diag):
+def periodic_expiry_after_swsmi(qemu, test):
     """SMI_STS: SWSMI expired first, then the periodic timer (8 s)."""
-    c = Chipset(qemu, diag)
+    c = Chipset(qemu, test)
     c.cfg_write(LPC, 0xa0, 3, 'w')                  # PER_SMI_SEL: 8 s
     c.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR | PERIODIC)
     c.step(1500 * 1000)
@@ -127,10 +129,10 @@ def periodic_expiry_after_swsmi(qemu, diag):
     return c.inl(SMI_STS)
 
 
-def swsmi_with_smi_en_rewrites(qemu, diag):
+def swsmi_with_smi_en_rewrites(qemu, test):
     """SWSMI_TMR_STS after 160 ms of a 64 ms timer, SMI_EN rewritten
     every 40 ms with the enable still set."""
-    c = Chipset(qemu, diag)
+    c = Chipset(qemu, test)
     c.cfg_write(LPC, 0xa4, 3 << 6, 'b')             # SWSMI_RATE_SEL: 64 ms
     for _ in range(4):
         c.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR)
@@ -138,10 +140,10 @@ def swsmi_with_smi_en_rewrites(qemu, diag):
     return c.inl(SMI_STS) & SWSMI_TMR
 
 
-def swsmi_after_migration(qemu, diag):
+def swsmi_after_migration(qemu, test):
     """SWSMI_TMR_STS on a destination 2 ms after it loaded an armed timer."""
-    src = Chipset(qemu, diag)
-    dst = Chipset(qemu, diag, ['-incoming', 'defer'])
+    src = Chipset(qemu, test)
+    dst = Chipset(qemu, test, ['-incoming', 'defer'])
     src.outl(SMI_EN, GBL_SMI_EN | SWSMI_TMR)
     uri = 'unix:%s' % os.path.join(dst.vm.tmp, 'migrate.sock')
     dst.vm.cmd('migrate-incoming', uri=uri)
@@ -154,16 +156,16 @@ def swsmi_after_migration(qemu, diag):
     return dst.inl(SMI_STS) & SWSMI_TMR
 
 
-def smm_view_of_locked_window(qemu, diag):
+def smm_view_of_locked_window(qemu, test):
     """What the tiny guest's SMI handler reads in the locked SMBASE window
     after reading it, as all-ones, from real mode (TCG)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'debugcon.out')
-        vm = qmp.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
-                     '-debugcon', 'file:%s' % out,
-                     '-global', 'isa-debugcon.iobase=0x402'],
-                    qemu=qemu, firmware=build_guest(tmp), name='smm-view')
-        diag.cleanup.append(vm.shutdown)
+        vm = forkvm.VM(['-machine', 'q35,smm=on', '-accel', 'tcg',
+                        '-debugcon', 'file:%s' % out,
+                        '-global', 'isa-debugcon.iobase=0x402'],
+                       qemu=qemu, firmware=build_guest(tmp), name='smm-view')
+        test.addCleanup(vm.shutdown)
         vm.launch()
 
         def seen():
@@ -175,15 +177,15 @@ def smm_view_of_locked_window(qemu, diag):
 
 def qtest_path(path):
     """Whether one path of the fork's q35-smram-test passes on a binary."""
-    def check(qemu, diag):
+    def check(qemu, test):
         env = dict(os.environ, QTEST_QEMU_BINARY=qemu)
         proc = subprocess.run([os.path.join(QTESTS, 'q35-smram-test'),
                                '-p', path], env=env, capture_output=True,
                               text=True, timeout=120)
         ok = proc.returncode == 0 and '\nok ' in '\n' + proc.stdout
         if not ok:
-            diag.append(lambda: '%s on %s:\n%s' % (path, qemu,
-                                                   proc.stderr[-600:]))
+            test.diag.append(lambda: '%s on %s:\n%s' % (path, qemu,
+                                                        proc.stderr[-600:]))
         return 'passes' if ok else 'fails'
     return check
 
@@ -196,57 +198,59 @@ def expect_11(upstream_11, got):
 AS_10 = object()
 
 
-def test(name, check, upstream, fork, upstream_11=AS_10):
+class UpstreamCanaries(e2e.Test):
+    """Each canary on upstream 10.0.13 beside the fork, and on 11.1.3."""
+
+
+def canary(name, check, upstream, fork, upstream_11=AS_10):
     """
-    Two test points: upstream 10.0.13 and the fork side by side, then
+    Two test cases: upstream 10.0.13 and the fork side by side, then
     upstream 11.1.3 alone, expected to behave as 10.0.13 unless
     upstream_11 says otherwise.
     """
     if upstream_11 is AS_10:
         upstream_11 = upstream
 
-    def on_11(diag):
+    def on_11(test):
         require_upstream_11()
-        expect_11(upstream_11, check(UPSTREAM_11, diag))
-    return [(name, lambda diag: expect(upstream, fork, both(check)(diag))),
-            (name + '/upstream-11.1', on_11)]
+        expect_11(upstream_11, check(UPSTREAM_11, test))
+    e2e.add_test(UpstreamCanaries, name,
+                 lambda test: expect(upstream, fork, both(check)(test)))
+    e2e.add_test(UpstreamCanaries, name + '_upstream_11_1', on_11)
 
 
-def main():
-    tap.run(sum([
-        # patch 0003: upstream dereferences a NULL current_cpu
-        test('canary/apm-write-from-qtest', apm_write_from_qtest,
-             'exit -11', 'running, SMI_STS 0x%x' % APM_STS),
-        # patch 0003: upstream's SMI_STS timer bits are plain read/write
-        test('canary/timer-sts-write-1-to-clear', timer_sts_written_0,
-             (SWSMI_TMR, 0), (SWSMI_TMR, SWSMI_TMR)),
-        # patch 0003: upstream's periodic expiry overwrites SMI_STS
-        test('canary/periodic-expiry-keeps-other-sts',
-             periodic_expiry_after_swsmi,
-             PERIODIC, PERIODIC | SWSMI_TMR),
-        # patch 0003: upstream restarts the timers on every SMI_EN write
-        test('canary/smi-en-rewrite-postpones-swsmi',
-             swsmi_with_smi_en_rewrites, 0, SWSMI_TMR),
-        # upstream 10.0 re-arms the timers on load (ich9_lpc_post_load
-        # through ich9_lpc_pmcon_update): not a defect there
-        test('canary/swsmi-runs-after-migration', swsmi_after_migration,
-             SWSMI_TMR, SWSMI_TMR),
-        # patch 0006: TCG keeps translations across SMM entry from real
-        # mode: the handler reads the all-ones it read before the SMI,
-        # not its SMRAM (0x5a)
-        test('canary/tlb-flushed-on-smm-entry', smm_view_of_locked_window,
-             0xff, 0x5a),
-        # patch 0005: closed legacy SMRAM without VGA is ordinary RAM
-        test('canary/legacy-smram-isolation',
-             qtest_path('/x86_64/q35-smram/legacy/isolation'),
-             'fails', 'passes'),
-        # fixed upstream since 7.2: the SMBASE window lock survives
-        # migration in 10.0 too (patch 0004 replaces the code anyway)
-        test('canary/smbase-lock-survives-migration',
-             qtest_path('/x86_64/q35-smram/smbase/migration/lock-survives'),
-             'passes', 'passes'),
-    ], []))
+# patch 0003: upstream dereferences a NULL current_cpu
+canary('apm-write-from-qtest', apm_write_from_qtest,
+       'exit -11', 'running, SMI_STS 0x%x' % APM_STS)
+# patch 0003: upstream's SMI_STS timer bits are plain read/write
+canary('timer-sts-write-1-to-clear', timer_sts_written_0,
+       (SWSMI_TMR, 0), (SWSMI_TMR, SWSMI_TMR))
+# patch 0003: upstream's periodic expiry overwrites SMI_STS
+canary('periodic-expiry-keeps-other-sts',
+       periodic_expiry_after_swsmi,
+       PERIODIC, PERIODIC | SWSMI_TMR)
+# patch 0003: upstream restarts the timers on every SMI_EN write
+canary('smi-en-rewrite-postpones-swsmi',
+       swsmi_with_smi_en_rewrites, 0, SWSMI_TMR)
+# upstream 10.0 re-arms the timers on load (ich9_lpc_post_load
+# through ich9_lpc_pmcon_update): not a defect there
+canary('swsmi-runs-after-migration', swsmi_after_migration,
+       SWSMI_TMR, SWSMI_TMR)
+# patch 0006: TCG keeps translations across SMM entry from real
+# mode: the handler reads the all-ones it read before the SMI,
+# not its SMRAM (0x5a)
+canary('tlb-flushed-on-smm-entry', smm_view_of_locked_window,
+       0xff, 0x5a)
+# patch 0005: closed legacy SMRAM without VGA is ordinary RAM
+canary('legacy-smram-isolation',
+       qtest_path('/x86_64/q35-smram/legacy/isolation'),
+       'fails', 'passes')
+# fixed upstream since 7.2: the SMBASE window lock survives
+# migration in 10.0 too (patch 0004 replaces the code anyway)
+canary('smbase-lock-survives-migration',
+       qtest_path('/x86_64/q35-smram/smbase/migration/lock-survives'),
+       'passes', 'passes')
 
 
 if __name__ == '__main__':
-    main()
+    e2e.main()
