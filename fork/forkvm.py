@@ -138,8 +138,7 @@ class VM(QEMUMachine):
         self.want_qtest = qtest
         self._qtest_pair = None
         self._qtest = None
-        # every QMP event seen so far, in order: tests look at them all
-        self.events = []
+        self._seen_events = []
 
     @property
     def _base_args(self):
@@ -232,10 +231,16 @@ class VM(QEMUMachine):
                               % (timeout, what))
             time.sleep(interval)
 
+    @property
+    def events(self):
+        """Every QMP event received so far (QMP reads them as it runs
+        commands), in order."""
+        self._seen_events += self.get_qmp_events()
+        return self._seen_events
+
     def events_named(self, name):
         """The QMP events of that name received so far."""
         self.cmd('query-status')            # reads what QEMU has sent
-        self.events += self.get_qmp_events()
         return [e for e in self.events if e['event'] == name]
 
     def wait_event(self, name, timeout):

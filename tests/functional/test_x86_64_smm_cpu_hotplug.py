@@ -329,8 +329,10 @@ class SmmCpuHotplug(QemuSystemTest):
         """
         Guards 'hw/acpi/cpu: a vCPU cannot eject itself': CPU 1 selects
         itself in the ACPI CPU hotplug block and writes the eject bit;
-        without the patch its thread joins itself (QEMU aborts).  With
-        it the write is refused with a guest error and both CPUs stay.
+        without the patch QEMU dies: upstream's thread joins itself and
+        aborts; with the rest of the series but this patch, the thread
+        returns and runs on a vCPU being finalized (SIGSEGV).  With it
+        the write is refused with a guest error and both CPUs stay.
         """
         prog = self.assemble('self-eject', SELF_EJECT_ASM)
         log = self.scratch_file('qemu.log')
