@@ -175,7 +175,14 @@ class SmmPauseLoop(SmmGuestTest):
     vclock-ns): no check depends on the host's speed.
     """
 
-    def spin(self, guest, accel, cpu_props='', in_smm=True):
+    def spin(self, guest, accel, cpu_props='', in_smm=True,
+             until_sleep=False):
+        """
+        Run guest, watch CPU 0 spin; its (yields, sleeps) and query-smi.
+        until_sleep: then wait for its first sleep, by host time: on a
+        loaded host the spinner runs between preemptions of its thread,
+        which end a spin, and its spins take longer to last long.
+        """
         self.launch_guest(self.build_guest(guest), accel, '-machine',
                           'smm=on', '-smp', '2', '-cpu', 'qemu64' + cpu_props)
         deadline = time.monotonic() + GUEST_TIMEOUT
@@ -187,17 +194,26 @@ class SmmPauseLoop(SmmGuestTest):
             self.assertLess(time.monotonic(), deadline,
                             'the virtual clock stood still')
             time.sleep(0.05)
-        cpu = self.cpu0()
-        counts = tuple(self.vm.cmd('qom-get', path=cpu['qom-path'],
-                                   property=p)
-                       for p in ('x-smm-pause-yields', 'x-smm-pause-sleeps'))
-        return counts, cpu
+        counts = self.pause_counts()
+        while until_sleep and not counts[1]:
+            self.assertLess(time.monotonic(), deadline,
+                            'CPU 0 never slept: (yields, sleeps) %r'
+                            % (counts,))
+            time.sleep(0.05)
+            counts = self.pause_counts()
+        return counts, self.cpu0()
 
     def cpu0(self):
         return self.vm.cmd('query-smi')['cpus'][0]
 
+    def pause_counts(self):
+        return tuple(self.vm.cmd('qom-get', path=self.cpu0()['qom-path'],
+                                 property=p)
+                     for p in ('x-smm-pause-yields', 'x-smm-pause-sleeps'))
+
     def test_spin_in_smm_yields_then_sleeps(self):
-        (yields, sleeps), cpu = self.spin('smm-hang', 'tcg,thread=multi')
+        (yields, sleeps), cpu = self.spin('smm-hang', 'tcg,thread=multi',
+                                          until_sleep=True)
         self.assertGreater(yields, 0)
         # the default sleep-after is 1 ms of spinning, well inside the watch
         self.assertGreater(sleeps, 0)
@@ -207,7 +223,8 @@ class SmmPauseLoop(SmmGuestTest):
 
     def test_sleep_after_0_sleeps_at_once(self):
         (yields, sleeps), cpu = self.spin('smm-hang', 'tcg,thread=multi',
-                                          ',x-smm-pause-sleep-after-us=0')
+                                          ',x-smm-pause-sleep-after-us=0',
+                                          until_sleep=True)
         self.assertEqual(yields, 0)
         self.assertGreater(sleeps, 0)
         self.assertTrue(cpu['in-smm'])
