@@ -75,7 +75,7 @@ static void ich9_smi_swsmi_expired(void *opaque)
     ICH9SMITimers *t = opaque;
 
     ich9_smi_swsmi_start(t);
-    t->expired(t->opaque, ICH9_PMIO_SMI_STS_SWSMI_TMR_STS);
+    t->expired(t->opaque, ICH9_PMIO_SMI_STS_SWSMI_STS);
 }
 
 static void ich9_smi_periodic_expired(void *opaque)
@@ -88,7 +88,7 @@ static void ich9_smi_periodic_expired(void *opaque)
 
 uint32_t ich9_smi_timers_smi_en_bits(const ICH9SMITimers *t)
 {
-    return (t->swsmi_present ? ICH9_PMIO_SMI_EN_SWSMI_TMR_EN : 0) |
+    return (t->swsmi_present ? ICH9_PMIO_SMI_EN_SWSMI_EN : 0) |
            (t->periodic_present ? ICH9_PMIO_SMI_EN_PERIODIC_EN : 0);
 }
 
@@ -97,8 +97,8 @@ void ich9_smi_timers_smi_en_written(ICH9SMITimers *t, uint32_t old,
 {
     uint32_t changed = (old ^ new) & ich9_smi_timers_smi_en_bits(t);
 
-    if (changed & ICH9_PMIO_SMI_EN_SWSMI_TMR_EN) {
-        if (new & ICH9_PMIO_SMI_EN_SWSMI_TMR_EN) {
+    if (changed & ICH9_PMIO_SMI_EN_SWSMI_EN) {
+        if (new & ICH9_PMIO_SMI_EN_SWSMI_EN) {
             ich9_smi_swsmi_start(t);
         } else {
             timer_del(t->swsmi);

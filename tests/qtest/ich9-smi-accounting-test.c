@@ -98,7 +98,7 @@ static void test_query_smi_diagnosis(void)
 
     negotiate(m, SMI_F_BROADCAST);
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN |
-               ICH9_PMIO_SMI_EN_SWSMI_TMR_EN | BIT(9) |
+               ICH9_PMIO_SMI_EN_SWSMI_EN | BIT(9) |
                ICH9_PMIO_SMI_EN_PERIODIC_EN);
     qtest_outb(m->qts, ICH9_APM_STS_IOPORT, 0x42);
     qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x99);

@@ -19,7 +19,7 @@
 
 /* The SMI_STS bits this model sets on q35: APM and the two timers */
 #define SMI_STS_IMPLEMENTED (ICH9_PMIO_SMI_STS_APM_STS | \
-                             ICH9_PMIO_SMI_STS_SWSMI_TMR_STS | \
+                             ICH9_PMIO_SMI_STS_SWSMI_STS | \
                              ICH9_PMIO_SMI_STS_PERIODIC_STS)
 
 #define SRC_ARGS "-machine q35 -nodefaults"
@@ -84,7 +84,7 @@ static void test_timer_migration(void)
     dst = machine_start(qtest_initf("-machine q35 -incoming %s", uri));
     qpci_config_writew(src->lpc, ICH9_LPC_GEN_PMCON_1, 3);       /* 8 s */
     set_smi_en(src, ICH9_PMIO_SMI_EN_GBL_SMI_EN |
-                    ICH9_PMIO_SMI_EN_SWSMI_TMR_EN |
+                    ICH9_PMIO_SMI_EN_SWSMI_EN |
                     ICH9_PMIO_SMI_EN_PERIODIC_EN);
     periodic = timer_deadline(src, "periodic-timer-deadline");
 
@@ -98,7 +98,7 @@ static void test_timer_migration(void)
                     clock_now(dst) - 1 + 1500000);
     qtest_clock_step(dst->qts, periodic - clock_now(dst));
     g_assert_cmphex(qtest_inl(dst->qts, SMI_STS), ==,
-                    ICH9_PMIO_SMI_STS_SWSMI_TMR_STS |
+                    ICH9_PMIO_SMI_STS_SWSMI_STS |
                     ICH9_PMIO_SMI_STS_PERIODIC_STS);
     g_assert_cmpuint(timer_smis(dst, 0), >, 1);
 

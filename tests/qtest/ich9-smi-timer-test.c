@@ -54,13 +54,13 @@ static void test_swsmi_timer_rates(void)
         qpci_config_writeb(m->lpc, ICH9_LPC_GEN_PMCON_3,
                            sel << GEN_PMCON_3_SWSMI_RATE_SEL_SHIFT);
         set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN |
-                      ICH9_PMIO_SMI_EN_SWSMI_TMR_EN);
+                      ICH9_PMIO_SMI_EN_SWSMI_EN);
         qtest_clock_step(m->qts, rate_ns[sel] - 1);
         g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
         g_assert_cmpuint(timer_smis(m, 0), ==, before);
         qtest_clock_step(m->qts, 1);
         g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
-                        ICH9_PMIO_SMI_STS_SWSMI_TMR_STS);
+                        ICH9_PMIO_SMI_STS_SWSMI_STS);
         g_assert_cmpuint(timer_smis(m, 0), ==, before + 1);
         /* it keeps expiring every period while enabled */
         qtest_clock_step(m->qts, rate_ns[sel]);
@@ -70,7 +70,7 @@ static void test_swsmi_timer_rates(void)
         g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==, -1);
         qtest_clock_step(m->qts, 2 * rate_ns[sel]);
         g_assert_cmpuint(timer_smis(m, 0), ==, before + 2);
-        qtest_outl(m->qts, SMI_STS, ICH9_PMIO_SMI_STS_SWSMI_TMR_STS);
+        qtest_outl(m->qts, SMI_STS, ICH9_PMIO_SMI_STS_SWSMI_STS);
     }
     machine_stop(m);
 }
@@ -122,7 +122,7 @@ static void test_timer_sts_write_1_to_clear(void)
     int64_t deadline;
 
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN |
-                  ICH9_PMIO_SMI_EN_SWSMI_TMR_EN |
+                  ICH9_PMIO_SMI_EN_SWSMI_EN |
                   ICH9_PMIO_SMI_EN_PERIODIC_EN);
     qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x01);
     qtest_clock_step(m->qts, 1500000);
@@ -131,14 +131,14 @@ static void test_timer_sts_write_1_to_clear(void)
     qtest_clock_step(m->qts, deadline - clock_now(m));
     g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
                     ICH9_PMIO_SMI_STS_APM_STS |
-                    ICH9_PMIO_SMI_STS_SWSMI_TMR_STS |
+                    ICH9_PMIO_SMI_STS_SWSMI_STS |
                     ICH9_PMIO_SMI_STS_PERIODIC_STS);
     qtest_outl(m->qts, SMI_STS, 0);
     g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
                     ICH9_PMIO_SMI_STS_APM_STS |
-                    ICH9_PMIO_SMI_STS_SWSMI_TMR_STS |
+                    ICH9_PMIO_SMI_STS_SWSMI_STS |
                     ICH9_PMIO_SMI_STS_PERIODIC_STS);
-    qtest_outl(m->qts, SMI_STS, ICH9_PMIO_SMI_STS_SWSMI_TMR_STS);
+    qtest_outl(m->qts, SMI_STS, ICH9_PMIO_SMI_STS_SWSMI_STS);
     g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
                     ICH9_PMIO_SMI_STS_APM_STS | ICH9_PMIO_SMI_STS_PERIODIC_STS);
     qtest_outl(m->qts, SMI_STS,
@@ -155,7 +155,7 @@ static void test_timer_sts_write_1_to_clear(void)
 static void test_timer_smi_en_rewrite_does_not_postpone(void)
 {
     Machine *m = machine_start(qtest_init("-machine q35"));
-    uint32_t en = ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_TMR_EN |
+    uint32_t en = ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN |
                   ICH9_PMIO_SMI_EN_PERIODIC_EN;
     int64_t swsmi, periodic;
     int i;
@@ -185,12 +185,12 @@ static void test_timer_gbl_smi_en_gates(void)
 {
     Machine *m = machine_start(qtest_init("-machine q35"));
 
-    set_smi_en(m, ICH9_PMIO_SMI_EN_SWSMI_TMR_EN);
+    set_smi_en(m, ICH9_PMIO_SMI_EN_SWSMI_EN);
     qtest_clock_step(m->qts, 1500000);
     g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
-                    ICH9_PMIO_SMI_STS_SWSMI_TMR_STS);
+                    ICH9_PMIO_SMI_STS_SWSMI_STS);
     g_assert_cmpuint(timer_smis(m, 0), ==, 0);
-    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_TMR_EN);
+    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN);
     qtest_clock_step(m->qts, 1500000);
     g_assert_cmpuint(timer_smis(m, 0), ==, 1);
     machine_stop(m);
@@ -209,7 +209,7 @@ static void test_timer_delivery(const void *opaque)
     if (broadcast) {
         negotiate(m, SMI_F_BROADCAST);
     }
-    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_TMR_EN);
+    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN);
     qtest_clock_step(m->qts, 1500000);
     for (i = 0; i < m->ncpus; i++) {
         g_assert_cmpuint(timer_smis(m, i), ==, broadcast || i == 0);
@@ -224,7 +224,7 @@ static void test_timer_reset_stops(void)
 {
     Machine *m = machine_start(qtest_init("-machine q35"));
 
-    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_TMR_EN |
+    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN |
                   ICH9_PMIO_SMI_EN_PERIODIC_EN);
     machine_reset(m);
     g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==, -1);
@@ -240,7 +240,7 @@ static void test_timer_compat_pc_q35_9_1(void)
 {
     Machine *m = machine_start(qtest_init("-machine pc-q35-9.1"));
 
-    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_TMR_EN |
+    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN |
                   ICH9_PMIO_SMI_EN_PERIODIC_EN);
     g_assert_cmpint(timer_deadline(m, "swsmi-timer-deadline"), ==, -1);
     g_assert_cmpint(timer_deadline(m, "periodic-timer-deadline"), ==, -1);

@@ -29,12 +29,12 @@
 #define ICH9_PMIO_SMI_EN                        0x30
 #define ICH9_PMIO_SMI_EN_GBL_SMI_EN             (1 << 0)
 #define ICH9_PMIO_SMI_EN_APMC_EN                (1 << 5)
-#define ICH9_PMIO_SMI_EN_SWSMI_TMR_EN           (1 << 6)
+#define ICH9_PMIO_SMI_EN_SWSMI_EN               (1 << 6)
 #define ICH9_PMIO_SMI_EN_TCO_EN                 (1 << 13)
 #define ICH9_PMIO_SMI_EN_PERIODIC_EN            (1 << 14)
 #define ICH9_PMIO_SMI_STS                       0x34
 #define ICH9_PMIO_SMI_STS_APM_STS               (1 << 5)
-#define ICH9_PMIO_SMI_STS_SWSMI_TMR_STS         (1 << 6)
+#define ICH9_PMIO_SMI_STS_SWSMI_STS             (1 << 6)
 #define ICH9_PMIO_SMI_STS_PERIODIC_STS          (1 << 14)
 
 /* bit positions used in fw_cfg SMI feature negotiation */
