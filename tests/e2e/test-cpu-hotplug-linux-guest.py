@@ -62,7 +62,10 @@ class CpuHotplugLinuxGuest(e2e.Test):
         and 1 stay in SMM (OVMF waits for the new CPU), each reported once;
         the new CPU is out of SMM at the default SMBASE, never relocated: it
         got two SMIs (the hotplug broadcast, the relocation IPI), entered SMM
-        once, and nothing is latched: the relocation SMI was lost.
+        for fewer of them, and nothing is latched: SMIs were lost.  (Which
+        ones depends on where the new CPU's INIT-SIPI-SIPI stood when they
+        came: on a loaded host both were lost, 0 entries; usually the
+        relocation SMI alone, 1 entry.)
         """
         g = boot(self, '-global', CPU_TYPE + '.x-latch-smi-across-init=off',
                  *watchdog(HANG_WATCHDOG_MS))
@@ -80,7 +83,8 @@ class CpuHotplugLinuxGuest(e2e.Test):
         new = cpus[2]
         assert not new['in-smm'] and new['smbase'] == 0x30000, new
         assert new['apm-broadcast'] == 1 and new['apic'] == 1, new
-        assert new['smm-entries'] == 1 and not new['smi-pending'], new
+        assert new['smm-entries'] < new['injected'] == 2, new
+        assert not new['smi-pending'], new
         reported = sorted(e['data']['cpu-index']
                           for e in g.events_named('SMM_WATCHDOG'))
         assert reported == [0, 1], reported
