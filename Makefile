@@ -24,6 +24,7 @@ CHECK_ARGS ?=
 
 .PHONY: all build build-unpatched peer-10.0 peer-11.1 firmware functional-assets run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
         series series-build-check upstream-report devtree export-patches devtree-discard \
+        submission submission-build submission-build-check submission-devtree submission-export \
         clean distclean help
 
 all: build
@@ -31,8 +32,9 @@ all: build
 help:
 	@sed -n '3,6p' $(TOP)/Makefile | sed 's/^# \{0,1\}//'
 	@echo "Developer targets: build, build-unpatched, series, series-build-check,"
-	@echo "  upstream-report, devtree, export-patches, devtree-discard, clean,"
-	@echo "  distclean (see README.rst)"
+	@echo "  upstream-report, devtree, export-patches, devtree-discard,"
+	@echo "  submission, submission-build, submission-build-check,"
+	@echo "  submission-devtree, submission-export, clean, distclean (see README.rst)"
 
 deps-build deps-run deps-check deps-fuzz deps-bench: deps-%:
 	@$(TOP)/fork/install-deps $*
@@ -48,7 +50,7 @@ build: deps-build configure
 run: deps-run build
 	@$(TOP)/fork/run-vm $(RUN_ARGS)
 
-check: deps-check build build-unpatched peer-10.0 peer-11.1 firmware functional-assets
+check: deps-check build build-unpatched peer-10.0 peer-11.1 firmware functional-assets submission-build
 	@$(TOP)/fork/check $(CHECK_ARGS)
 
 # The Debian packages tests/functional declares as assets, put in its
@@ -117,6 +119,33 @@ series-build-check: series
 # (sid)?  Not part of make check: that source may stop being served.
 upstream-report: series
 	@$(TOP)/fork/upstream-apply-report
+
+# The submission series: the fixes as upstream takes them, on upstream
+# 10.2.2 (patches/submission/).  make submission SIGNOFF="Name <email>"
+# writes series/submission/ (cover letter, patches addressed to their
+# maintainers, signed by the person who posts them).
+SIGNOFF ?=
+submission: deps-build
+	@$(TOP)/fork/submission write $(if $(SIGNOFF),--signoff "$(SIGNOFF)")
+
+# 10.2.2 with the submission series, built for make check's checks of it
+# (skipped, with the reason, when Debian no longer serves that source),
+# and each qtest the series adds run without its patch (a result that
+# tests/e2e/test-submission.py asserts)
+submission-build: deps-build configure
+	@rc=0; $(TOP)/fork/submission build || rc=$$?; \
+	    if [ $$rc -eq 0 ]; then $(TOP)/fork/submission revert-check || true; \
+	    elif [ $$rc -ne 3 ]; then exit $$rc; fi
+
+# every commit of the submission series builds on its own
+submission-build-check: deps-build configure
+	@$(TOP)/fork/submission build --each
+
+submission-devtree: deps-build
+	@$(TOP)/fork/submission devtree
+
+submission-export:
+	@$(TOP)/fork/submission export
 
 devtree: deps-build configure
 	@$(TOP)/fork/devtree

@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The submission series (patches/submission/, fork/submission) is what a
+# person can post to qemu-devel: every patch applies with git am on
+# pristine upstream 10.2.2 and, in order, to our 10.0 base (qemu-stable),
+# checkpatch has nothing to say, each patch is addressed to the
+# maintainers of what it changes and signed only by the person posting,
+# each fix carries its regression test, and the tests the 10.0 product
+# runs are the series' own.  Skipped, with the reason, when Debian no
+# longer serves the 10.2.2 source.
+# check-timeout: 300
+
+import ast
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'fork'))
+import e2e  # noqa: E402
+import forkvm  # noqa: E402
+
+TOP = forkvm.TOP
+BUILD = forkvm.BUILD
+SUBMISSION = os.path.join(TOP, 'fork', 'submission')
+PATCHES = os.path.join(TOP, 'patches', 'submission')
+UPSTREAM = os.path.join(BUILD, 'upstream-10.2')
+BASE_TREE = os.path.join(BUILD, 'base', 'tree')
+BUILT_TREE = os.path.join(BUILD, 'submission', 'tree')
+PRODUCT_TREE = os.path.join(BUILD, 'src')
+POSTER = 'Ada Poster <ada.poster@example.invalid>'
+# test files the product runs as the series has them, byte for byte
+SHARED_TESTS = ('tests/qtest/lpc-ich9-test.c',)
+# functional tests: (the series' file, the product's (10.0 layout)); the
+# series has the product's tests of the fixes it submitted so far
+SHARED_FUNCTIONAL = (
+    ('tests/functional/x86_64/test_smm_cpu_hotplug.py',
+     'tests/functional/test_x86_64_smm_cpu_hotplug.py'),
+)
+REVERT_CHECK = os.path.join(BUILD, 'submission', 'revert-check.txt')
+
+
+def patch_files():
+    return sorted(os.path.join(PATCHES, f) for f in os.listdir(PATCHES)
+                  if re.match(r'\d{4}-.*\.patch$', f))
+
+
+def headers(text):
+    head = text.split('\n\n', 1)[0]
+    return re.sub(r'\n[ \t]+', ' ', head)
+
+
+def without_10_2_layout(text):
+    """
+    A patch without its changes of tests/functional, which 10.2 keeps per
+    target (tests/functional/x86_64/) where 10.0 has one directory, and of
+    MAINTAINERS, whose entries name those paths: the product's 10.0 copy
+    of those tests is checked apart.
+    """
+    blocks = re.split(r'(?m)^(?=diff --git )', text)
+    return ''.join(b for b in blocks
+                   if not b.startswith(('diff --git a/tests/functional/',
+                                        'diff --git a/MAINTAINERS ')))
+
+
+def touched(text):
+    return re.findall(r'^diff --git a/(\S+) ', text, re.M)
+
+
+class Submission(e2e.Test):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = tempfile.TemporaryDirectory(prefix='submission-')
+        cls.write = subprocess.run(
+            [SUBMISSION, 'write', '--signoff', POSTER,
+             '--out', cls.out.name],
+            capture_output=True, text=True, timeout=240)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.out.cleanup()
+
+    def setUp(self):
+        super().setUp()
+        if self.write.returncode == 3:
+            with open(os.path.join(UPSTREAM, 'UNAVAILABLE')) as f:
+                self.skipTest(f.read().strip())
+        self.assertEqual(self.write.returncode, 0,
+                         self.write.stdout + self.write.stderr)
+
+    def written(self):
+        return sorted(os.path.join(self.out.name, f)
+                      for f in os.listdir(self.out.name)
+                      if re.match(r'\d{4}-.*\.patch$', f))
+
+    def read(self, path):
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+
+    def test_every_patch_applies_and_is_checkpatch_clean(self):
+        """git am applied them all (write exits 1 otherwise); checkpatch."""
+        written = self.written()
+        self.assertEqual(len(written), len(patch_files()) + 1)
+        with open(os.path.join(self.out.name, 'checkpatch.txt')) as f:
+            verdicts = f.read().splitlines()
+        self.assertEqual(len(verdicts), len(patch_files()))
+        for line in verdicts:
+            self.assertRegex(line, r': total: 0 errors, 0 warnings, ')
+
+    def test_addressed_and_signed_by_the_poster_only(self):
+        for path in self.written():
+            text = self.read(path)
+            head = headers(text)
+            name = os.path.basename(path)
+            self.assertIn('\nTo: qemu-devel@nongnu.org', head, name)
+            self.assertRegex(head, r'\nCc: .*@', name)
+            self.assertIn('\nFrom: ' + POSTER, '\n' + head, name)
+            signers = re.findall(r'^Signed-off-by: (.*)$', text, re.M)
+            if name.startswith('0000-'):
+                self.assertEqual(signers, [])
+                continue
+            self.assertEqual(signers, [POSTER], name)
+            # get_maintainer.pl's maintainers of the files it changes
+            maintainers = subprocess.run(
+                ['./scripts/get_maintainer.pl', '--no-rolestats', '--no-git',
+                 '--no-git-fallback', '-f'] + touched(text),
+                cwd=os.path.join(UPSTREAM, 'tree'), capture_output=True,
+                text=True, timeout=60).stdout.split('\n')
+            cc = re.search(r'\nCc: (.*)', head).group(1)
+            for who in maintainers:
+                if who and who != 'qemu-devel@nongnu.org':
+                    self.assertIn(who, cc, name)
+
+    def test_unsigned_without_a_poster(self):
+        with tempfile.TemporaryDirectory() as out:
+            p = subprocess.run([SUBMISSION, 'write', '--out', out],
+                               capture_output=True, text=True, timeout=240)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn('no Signed-off-by', p.stderr)
+            for f in os.listdir(out):
+                if f.endswith('.patch'):
+                    self.assertNotIn('Signed-off-by:',
+                                     self.read(os.path.join(out, f)), f)
+
+    def test_cover_letter(self):
+        text = self.read(os.path.join(self.out.name,
+                                      '0000-cover-letter.patch'))
+        with open(os.path.join(PATCHES, 'cover-letter.txt')) as f:
+            subject = f.readline().strip()
+        self.assertIn('Subject: [PATCH 0/%d] %s' % (len(patch_files()),
+                                                    subject), headers(text))
+        self.assertNotIn('*** ', text)
+        self.assertIn('qemu-stable@nongnu.org', headers(text))
+
+    def test_each_fix_carries_its_test(self):
+        """A patch that changes code changes a test too."""
+        for path in patch_files():
+            files = touched(self.read(path))
+            code = [f for f in files if not f.startswith(('tests/', 'docs/'))]
+            if code:
+                self.assertTrue(any(f.startswith('tests/') for f in files),
+                                '%s changes %s and no test'
+                                % (os.path.basename(path), code))
+
+    def test_stable_fixes_apply_to_10_0(self):
+        """
+        The series applies, patch after patch, to our pristine base
+        (10.0.13), as qemu-stable would take it.
+        """
+        if not os.path.isdir(BASE_TREE):
+            self.skipTest('the 10.0 base is not fetched (%s)' % BASE_TREE)
+        with tempfile.TemporaryDirectory() as tree:
+            # the files the series touches, copied: patch in a copy
+            for f in {f for p in patch_files()
+                      for f in touched(without_10_2_layout(self.read(p)))}:
+                src = os.path.join(BASE_TREE, f)
+                if os.path.exists(src):
+                    os.makedirs(os.path.dirname(os.path.join(tree, f)),
+                                exist_ok=True)
+                    shutil.copyfile(src, os.path.join(tree, f))
+            for path in patch_files():
+                # not git apply: below our checkout it would apply to it
+                p = subprocess.run(['patch', '-p1', '--silent',
+                                    '--no-backup-if-mismatch', '-d', tree],
+                                   input=without_10_2_layout(self.read(path)),
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                self.assertEqual(p.returncode, 0, '%s: %s' % (
+                    os.path.basename(path), p.stdout + p.stderr))
+
+    def test_product_runs_the_series_tests(self):
+        """
+        The 10.0 product's copy of each shared test file is the series'
+        byte for byte: the fork passes the same regression tests.
+        """
+        for f in SHARED_TESTS:
+            for tree in (BUILT_TREE, PRODUCT_TREE):
+                if not os.path.exists(os.path.join(tree, f)):
+                    self.skipTest('%s is not laid (make check lays it)'
+                                  % os.path.join(tree, f))
+            self.assertEqual(self.read(os.path.join(PRODUCT_TREE, f)),
+                             self.read(os.path.join(BUILT_TREE, f)), f)
+
+    def test_functional_tests_are_the_products(self):
+        """
+        Every function, method and constant of the series' functional
+        test files is the product's, word for word: the product's file
+        has the tests of the fixes not submitted yet as well.
+        """
+        for ours, product in SHARED_FUNCTIONAL:
+            path = os.path.join(BUILT_TREE, ours)
+            if not os.path.exists(path):
+                self.skipTest('%s is not laid (make check lays it)' % path)
+            theirs = self.read(path)
+            mine = self.read(os.path.join(TOP, product))
+            tree = ast.parse(theirs)
+            nodes = [n for n in ast.walk(tree)
+                     if isinstance(n, (ast.FunctionDef, ast.ClassDef,
+                                       ast.Assign))
+                     and not isinstance(n, ast.ClassDef)]
+            self.assertTrue(nodes, ours)
+            for n in nodes:
+                text = ast.get_source_segment(theirs, n)
+                self.assertIn(text, mine, '%s: %s differs from %s'
+                              % (ours, text.splitlines()[0], product))
+
+    def test_each_qtest_fails_without_its_patch(self):
+        """
+        make check's fork/submission revert-check: every qtest test that a
+        patch adds passes on the series and fails with that patch's code
+        reverted, on this very series.
+        """
+        if not os.path.exists(REVERT_CHECK):
+            self.skipTest('no %s: make check runs fork/submission '
+                          'revert-check' % REVERT_CHECK)
+        lines = self.read(REVERT_CHECK).splitlines()
+        digest = hashlib.sha256(b''.join(
+            open(p, 'rb').read() for p in patch_files())).hexdigest()
+        self.assertEqual(lines[0], 'series ' + digest,
+                         'the revert check ran on another series')
+        added = sum(len(re.findall(r'^\+.*qtest_add_func\("',
+                                   self.read(p), re.M))
+                    for p in patch_files())
+        self.assertEqual(lines[-1], 'checked %d' % added, lines)
+        for line in lines[1:-1]:
+            self.assertRegex(line, r'^passes with, FAILS  without its patch')
+
+
+if __name__ == '__main__':
+    e2e.main()
