@@ -362,13 +362,34 @@ static void ich9_smi_requested_select(void *opaque)
     }
 }
 
+/*
+ * Offering a feature set that no firmware can negotiate leaves firmware
+ * that asks for the hotplug features (OVMF) to spin before it prints a
+ * line: refuse it when the machine is created, naming what to set.
+ */
 bool ich9_smi_check_host_features(ICH9SMIState *s, Error **errp)
 {
-    if ((s->host_features & BIT_ULL(ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT)) &&
-        !(s->host_features & BIT_ULL(ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT))) {
+    ERRP_GUARD();
+    bool broadcast = s->host_features &
+                     BIT_ULL(ICH9_LPC_SMI_F_BROADCAST_BIT);
+    bool hotplug = s->host_features &
+                   BIT_ULL(ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT);
+    bool hotunplug = s->host_features &
+                     BIT_ULL(ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT);
+
+    if (hotunplug && !hotplug) {
         error_setg(errp, "x-smi-cpu-hotunplug=on requires "
                    "x-smi-cpu-hotplug=on: firmware cannot negotiate CPU "
                    "hot-unplug with SMI without CPU hotplug with SMI");
+        return false;
+    }
+    if (hotplug && !broadcast) {
+        error_setg(errp, "x-smi-cpu-hotplug=on requires "
+                   "x-smi-broadcast=on: firmware cannot negotiate CPU "
+                   "hot(un)plug with SMI without SMI broadcast");
+        error_append_hint(errp, "Set x-smi-broadcast=on, or "
+                          "x-smi-cpu-hotplug=off and x-smi-cpu-hotunplug=off "
+                          "(-global ICH9-LPC.PROPERTY=VALUE).\n");
         return false;
     }
     return true;
@@ -411,6 +432,7 @@ bool ich9_smi_negotiation_needed(const ICH9SMIState *s)
 bool ich9_smi_cpu_hotplug_allowed(const ICH9SMIState *s, bool unplug,
                                   Error **errp)
 {
+    ERRP_GUARD();
     int bit = unplug ? ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT
                      : ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT;
     const char *feature = unplug ? "cpu-hotunplug" : "cpu-hotplug";

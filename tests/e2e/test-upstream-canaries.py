@@ -18,6 +18,7 @@
 # reach every binary.  TAP.
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,23 @@ class Chipset:
 
     def step(self, ns):
         self.vm.qtest('clock_step %d' % ns)
+
+
+def hotplug_without_broadcast(qemu, test):
+    """
+    Start with SMI broadcast off and the CPU hotplug features on (their
+    default): the exit status and what QEMU said.
+    """
+    proc = subprocess.run(
+        [qemu, '-machine', 'q35', '-accel', 'qtest', '-display', 'none',
+         '-nodefaults', '-global', 'ICH9-LPC.x-smi-broadcast=off',
+         '-qtest', 'null', '-qmp', 'stdio'],
+        input='{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n',
+        capture_output=True, text=True, timeout=60)
+    if proc.returncode == 0:
+        return 'starts'
+    why = re.search(r'x-smi-\S+ requires .*', proc.stderr)
+    return 'refused: ' + (why.group(0) if why else proc.stderr.strip())
 
 
 def both(check):
@@ -245,6 +263,12 @@ canary('tlb-flushed-on-smm-entry', smm_view_of_locked_window,
 canary('legacy-smram-isolation',
        qtest_path('/x86_64/q35-smram/legacy/isolation'),
        'fails', 'passes')
+# hw/isa/ich9_smi.c: upstream offers a feature set no firmware can
+# negotiate, and OVMF spins at its first SMI
+canary('hotplug-without-broadcast-refused', hotplug_without_broadcast,
+       'starts', 'refused: x-smi-cpu-hotplug=on requires '
+       'x-smi-broadcast=on: firmware cannot negotiate CPU hot(un)plug '
+       'with SMI without SMI broadcast')
 # fixed upstream since 7.2: the SMBASE window lock survives
 # migration in 10.0 too (patch 0004 replaces the code anyway)
 canary('smbase-lock-survives-migration',

@@ -282,10 +282,6 @@ static const HostConfig host_configs[] = {
       SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG },
     { "broadcast-only", "-machine q35 " G "x-smi-cpu-hotunplug=off "
       G "x-smi-cpu-hotplug=off", SMI_F_BROADCAST },
-    { "hotplug-no-broadcast", "-machine q35 " G "x-smi-broadcast=off "
-      G "x-smi-cpu-hotunplug=off", SMI_F_CPU_HOTPLUG },
-    { "hotplug-hotunplug-no-broadcast", "-machine q35 "
-      G "x-smi-broadcast=off", SMI_F_CPU_HOTPLUG | SMI_F_CPU_HOTUNPLUG },
     { "pc-q35-5.2", "-machine pc-q35-5.2",
       SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG },
     { "pc-q35-5.1", "-machine pc-q35-5.1", SMI_F_BROADCAST },
@@ -490,31 +486,89 @@ static void test_failed_write_after_lock_restored(void)
     machine_stop(m);
 }
 
+typedef struct HostRefusal {
+    const char *name;
+    const char *globals[3];     /* ICH9-LPC properties, NULL-terminated */
+    const char *error;
+    const char *hint;           /* NULL: none */
+} HostRefusal;
+
+/* Host feature sets that no firmware can negotiate */
+static const HostRefusal host_refusals[] = {
+    { "hotunplug-without-hotplug", { "x-smi-cpu-hotplug=off" },
+      "x-smi-cpu-hotunplug=on requires x-smi-cpu-hotplug=on", NULL },
+    { "hotplug-without-broadcast",
+      { "x-smi-broadcast=off", "x-smi-cpu-hotunplug=off" },
+      "x-smi-cpu-hotplug=on requires x-smi-broadcast=on",
+      "Set x-smi-broadcast=on, or x-smi-cpu-hotplug=off and "
+      "x-smi-cpu-hotunplug=off" },
+    { "hotplug-hotunplug-without-broadcast", { "x-smi-broadcast=off" },
+      "x-smi-cpu-hotplug=on requires x-smi-broadcast=on",
+      "Set x-smi-broadcast=on, or x-smi-cpu-hotplug=off and "
+      "x-smi-cpu-hotunplug=off" },
+};
+
 /*
- * x-smi-cpu-hotunplug without x-smi-cpu-hotplug: a clear startup error.
- * QEMU exits before libqtest's QMP handshake, which qtest_init() cannot
- * expect, so this command line is run with g_spawn_sync() and its exit
- * status and stderr checked.
+ * A host feature set that no firmware can negotiate is a startup error
+ * naming the properties.  QEMU exits before libqtest's QMP handshake,
+ * which qtest_init() cannot expect, so this command line is run with
+ * g_spawn_sync() and its exit status and stderr checked.
  */
-static void test_hotunplug_without_hotplug_refused(void)
+static void test_host_features_refused(const void *opaque)
 {
+    const HostRefusal *r = opaque;
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     g_autoptr(GError) gerr = NULL;
-    const char *argv[] = {
-        qemu, "-machine", "q35", "-accel", "qtest", "-display", "none",
-        "-nodefaults", "-global", "ICH9-LPC.x-smi-cpu-hotplug=off",
-        "-qtest", "null", NULL
-    };
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     int status;
+    size_t i;
 
     g_assert(qemu);
-    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
-                          NULL, &out, &err, &status, &gerr));
+    g_ptr_array_add(argv, g_strdup(qemu));
+    g_ptr_array_add(argv, g_strdup("-machine"));
+    g_ptr_array_add(argv, g_strdup("q35"));
+    g_ptr_array_add(argv, g_strdup("-accel"));
+    g_ptr_array_add(argv, g_strdup("qtest"));
+    g_ptr_array_add(argv, g_strdup("-display"));
+    g_ptr_array_add(argv, g_strdup("none"));
+    g_ptr_array_add(argv, g_strdup("-nodefaults"));
+    for (i = 0; i < ARRAY_SIZE(r->globals) && r->globals[i]; i++) {
+        g_ptr_array_add(argv, g_strdup("-global"));
+        g_ptr_array_add(argv, g_strdup_printf("ICH9-LPC.%s", r->globals[i]));
+    }
+    g_ptr_array_add(argv, g_strdup("-qtest"));
+    g_ptr_array_add(argv, g_strdup("null"));
+    g_ptr_array_add(argv, NULL);
+
+    g_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
+                          NULL, NULL, &out, &err, &status, &gerr));
+    g_test_message("QEMU said: %s", err);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
-    g_assert_nonnull(strstr(err, "x-smi-cpu-hotunplug=on requires "
-                                 "x-smi-cpu-hotplug=on"));
+    g_assert_nonnull(strstr(err, r->error));
+    if (r->hint) {
+        g_assert_nonnull(strstr(err, r->hint));
+    }
+}
+
+/*
+ * Without broadcast and without the hotplug features, what pc-q35-2.8
+ * offers by default, is a valid configuration: nothing is offered.
+ */
+static void test_no_broadcast_without_hotplug_accepted(void)
+{
+    QTestState *qts = qtest_init("-machine q35 "
+                                 "-global ICH9-LPC.x-smi-broadcast=off "
+                                 "-global ICH9-LPC.x-smi-cpu-hotplug=off "
+                                 "-global ICH9-LPC.x-smi-cpu-hotunplug=off");
+    QFWCFG *fw_cfg = pc_fw_cfg_init(qts);
+    uint8_t le[8];
+
+    g_assert_cmpuint(qfw_cfg_get_file(fw_cfg, "etc/smi/supported-features",
+                                      le, sizeof(le)), ==, 0);
+    pc_fw_cfg_uninit(fw_cfg);
+    qtest_quit(qts);
 }
 
 /* A CPU slot's place in topology order, which is cpu-index order */
@@ -711,8 +765,15 @@ int main(int argc, char **argv)
                    test_rejection_logged_rate_limited);
     qtest_add_func("/ich9-smi/negotiation/failed-write-after-lock-restored",
                    test_failed_write_after_lock_restored);
-    qtest_add_func("/ich9-smi/host/hotunplug-without-hotplug-refused",
-                   test_hotunplug_without_hotplug_refused);
+    for (i = 0; i < ARRAY_SIZE(host_refusals); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/ich9-smi/host/refused/%s",
+                            host_refusals[i].name);
+        qtest_add_data_func(path, &host_refusals[i],
+                            test_host_features_refused);
+    }
+    qtest_add_func("/ich9-smi/host/no-broadcast-without-hotplug-accepted",
+                   test_no_broadcast_without_hotplug_accepted);
     qtest_add_func("/ich9-smi/hotplug/refused-without-feature",
                    test_cpu_hotplug_refused_without_feature);
     qtest_add_func("/ich9-smi/hotplug/smi-during-cpu-unplug",
