@@ -25,6 +25,7 @@ MACHINE_10 = 'pc-q35-10.0'
 # and libraries and run through sid's loader (fork/fetch-peer-11.1)
 UPSTREAM_11 = os.path.join(forkvm.BUILD, 'peer-11.1', 'qemu-system-x86_64')
 MACHINE_11 = 'pc-q35-11.1'
+PEER_11 = ('upstream-11.1.3', UPSTREAM_11, 'make peer-11.1')
 LPC_DEVFN = 31 << 3
 SMBASE = 0x30000
 SMBASE_LOCKED = 0x02

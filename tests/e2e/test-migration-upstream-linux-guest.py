@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # End-to-end, real firmware and a real Linux guest: live-migrate the Linux
-# guest booted by Debian's OVMF SMM build between the fork and Debian's
-# upstream QEMU 7.2, both ways, while the guest keeps reading a UEFI
-# variable through efivarfs (every read is an SMI into OVMF's variable
-# service).  On the destination the guest answers on its console, the
-# reads never failed, the variable reads back, and the SMI state and the
-# SMRAM/TSEG locks the firmware set read as they did on the source.
-# check-timeout: 600
+# guest booted by Debian's OVMF SMM build between the fork and upstream,
+# both ways, while the guest keeps reading a UEFI variable through
+# efivarfs (every read is an SMI into OVMF's variable service): Debian's
+# 7.2 on pc-q35-7.2; Debian's 10.0.2, the unpatched 10.0.13 base and
+# upstream's newest release (Debian sid's 11.1.3) on pc-q35-10.0.  On the
+# destination the guest answers on its console, the reads never failed,
+# the variable reads back, and the SMI state and the SMRAM/TSEG locks the
+# firmware set read as they did on the source.
+# check-timeout: 900
 
 import os
 import sys
@@ -17,10 +19,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import linux_guest  # noqa: E402
 import e2e  # noqa: E402
 import forkvm  # noqa: E402
-from migration_peer import (MACHINE_10, PEERS_10, SMBASE_LOCKED,  # noqa: E402
-                            UPSTREAM, assert_smram_after, migrate,
-                            require_peer,
-                            require_upstream, smi_state, smram_state)
+from migration_peer import (MACHINE_10, PEER_11, PEERS_10,  # noqa: E402
+                            SMBASE_LOCKED, UPSTREAM, assert_smram_after,
+                            migrate, require_peer, require_upstream,
+                            smi_state, smram_state)
 
 # GGC_SMRAM D_LCK, and ESMRAMC T_EN: OVMF locks SMRAM and uses TSEG
 SMRAM_D_LCK = 0x10
@@ -104,7 +106,7 @@ e2e.add_test(MigrationUpstreamLinuxGuest, 'efivar_reads_fork_to_upstream_7_2',
              with_7_2(forkvm.QEMU, UPSTREAM))
 e2e.add_test(MigrationUpstreamLinuxGuest, 'efivar_reads_upstream_7_2_to_fork',
              with_7_2(UPSTREAM, forkvm.QEMU))
-for _name, _path, _how in PEERS_10:
+for _name, _path, _how in PEERS_10 + (PEER_11,):
     for _direction, _to_peer in (('fork_to_%s', True), ('%s_to_fork', False)):
         e2e.add_test(MigrationUpstreamLinuxGuest, 'efivar_reads_%s_%s'
                      % (MACHINE_10, _direction % _name),
