@@ -37,9 +37,10 @@ FROZEN = r"'GUEST-CPU-ONLINE 2' not seen: the console was silent"
 ABORTED = r'QEMU closed the console|Disconnected|Broken pipe|exited with'
 # test -> (what upstream does, a regex of its failure; None: it passes)
 UPSTREAM = {
-    'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.test_hotplug_ovmf_2022_11':
+    'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.test_hot_add_ovmf_2022_11':
         ('freezes on hot-add', FROZEN),
-    'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.test_hotplug_ovmf_2025_02':
+    'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.'
+    'test_hot_add_then_unplug_ovmf_2025_02':
         ('freezes on hot-add', FROZEN),
     'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.test_plug_unplug_cycles':
         ('freezes on the first hot-add', FROZEN),

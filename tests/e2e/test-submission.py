@@ -43,6 +43,13 @@ SHARED_FUNCTIONAL = (
      'tests/functional/test_x86_64_smm_cpu_hotplug.py'),
 )
 REVERT_CHECK = os.path.join(BUILD, 'submission', 'revert-check.txt')
+# the 10.0 form of a patch where 10.2's does not apply to 10.0.13, under
+# the same file name; the files where the two may add other lines, why
+STABLE_10_0 = os.path.join(PATCHES, 'stable-10.0')
+BACKPORT_MAY_DIFFER = {
+    'hw/intc/apic_common.c': "10.0's X86CPU.apic_state is a DeviceState",
+    'include/hw/i386/apic.h': "10.0's X86CPU.apic_state is a DeviceState",
+}
 
 
 def patch_files():
@@ -70,6 +77,22 @@ def without_10_2_layout(text):
 
 def touched(text):
     return re.findall(r'^diff --git a/(\S+) ', text, re.M)
+
+
+def added_lines(text):
+    """file -> the lines a patch adds to it"""
+    added = {}
+    for block in re.split(r'(?m)^(?=diff --git )', text)[1:]:
+        name = touched(block)[0]
+        added[name] = [line for line in block.splitlines()
+                       if line.startswith('+') and not line.startswith('+++')]
+    return added
+
+
+def stable_form(path):
+    """The patch as it applies to 10.0: its backport, if it has one."""
+    backport = os.path.join(STABLE_10_0, os.path.basename(path))
+    return backport if os.path.exists(backport) else path
 
 
 class Submission(e2e.Test):
@@ -178,7 +201,8 @@ class Submission(e2e.Test):
         with tempfile.TemporaryDirectory() as tree:
             # the files the series touches, copied: patch in a copy
             for f in {f for p in patch_files()
-                      for f in touched(without_10_2_layout(self.read(p)))}:
+                      for f in touched(without_10_2_layout(
+                          self.read(stable_form(p))))}:
                 src = os.path.join(BASE_TREE, f)
                 if os.path.exists(src):
                     os.makedirs(os.path.dirname(os.path.join(tree, f)),
@@ -188,11 +212,32 @@ class Submission(e2e.Test):
                 # not git apply: below our checkout it would apply to it
                 p = subprocess.run(['patch', '-p1', '--silent',
                                     '--no-backup-if-mismatch', '-d', tree],
-                                   input=without_10_2_layout(self.read(path)),
+                                   input=without_10_2_layout(
+                                       self.read(stable_form(path))),
                                    capture_output=True, text=True,
                                    timeout=60)
                 self.assertEqual(p.returncode, 0, '%s: %s' % (
                     os.path.basename(path), p.stdout + p.stderr))
+
+    def test_stable_backports_in_step(self):
+        """
+        A 10.0 backport is its patch: it carries the same message and adds
+        the same lines, but where BACKPORT_MAY_DIFFER says why not.
+        """
+        names = {os.path.basename(p) for p in patch_files()}
+        for f in sorted(os.listdir(STABLE_10_0)):
+            self.assertIn(f, names, 'a backport of no patch')
+            series = self.read(os.path.join(PATCHES, f))
+            backport = self.read(os.path.join(STABLE_10_0, f))
+            message = series.split('\n\n', 1)[1].split('\n---\n', 1)[0]
+            self.assertIn(message.rstrip(), backport, f)
+            ours = added_lines(without_10_2_layout(series))
+            theirs = added_lines(backport)
+            self.assertEqual(sorted(ours), sorted(theirs), f)
+            for name in ours:
+                if name not in BACKPORT_MAY_DIFFER:
+                    self.assertEqual(ours[name], theirs[name],
+                                     '%s: %s' % (f, name))
 
     def test_product_runs_the_series_tests(self):
         """
