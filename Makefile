@@ -22,7 +22,7 @@ RUN_ARGS ?=
 # Arguments for the test runner, e.g. make check CHECK_ARGS="--only q35"
 CHECK_ARGS ?=
 
-.PHONY: all build build-unpatched peer-10.0 peer-11.1 firmware functional-assets run check bench bench-hotplug firmware-matrix sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
+.PHONY: all build build-unpatched peer-10.0 peer-11.1 firmware functional-assets run check bench bench-hotplug firmware-matrix stress sanitize fuzz deps-build deps-run deps-check deps-fuzz deps-bench configure \
         series series-build-check upstream-report devtree export-patches devtree-discard \
         submission submission-build submission-build-check submission-devtree submission-export \
         clean distclean help
@@ -99,6 +99,12 @@ MATRIX_ARGS ?=
 firmware-matrix: deps-check build
 	@$(TOP)/fork/fetch-firmware sid
 	@$(TOP)/fork/firmware-matrix $(MATRIX_ARGS)
+
+# Randomized CPU plug/unplug with SMM (OVMF 2022.11 and 2025.02, Linux),
+# e.g. STRESS_ARGS="--ops 500 --seed 1234 --maxcpus 16"
+STRESS_ARGS ?=
+stress: deps-check build firmware
+	@$(TOP)/fork/stress $(STRESS_ARGS)
 
 # ASan + UBSan build (build/asan, x86_64, minimal features) running the qtests and fast e2e tests
 sanitize: deps-check
