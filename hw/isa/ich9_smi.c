@@ -20,6 +20,7 @@
 #include "qapi/visitor.h"
 #include "hw/core/cpu.h"
 #include "hw/isa/ich9_smi.h"
+#include "hw/southbridge/ich9.h"
 #include "migration/vmstate.h"
 #include "cpu.h"
 #include "trace.h"

@@ -121,7 +121,4 @@ bool ich9_smi_negotiation_needed(const ICH9SMIState *s);
 extern const VMStateDescription vmstate_ich9_apm;
 extern const VMStateDescription vmstate_ich9_smi_negotiation;
 
-/* The chipset SMI of other sources (TCO), to the BSP. */
-void ich9_generate_smi(void);
-
 #endif /* HW_ISA_ICH9_SMI_H */
