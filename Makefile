@@ -110,10 +110,12 @@ stress: deps-check build firmware
 sanitize: deps-check
 	@$(TOP)/fork/sanitize $(CHECK_ARGS)
 
-# Bounded fuzzing of the SMM device model, e.g. FUZZ_SECONDS=1800
+# Bounded fuzzing of the SMM device model, e.g. FUZZ_RUNS=1000000 FUZZ_SECONDS=3600
 FUZZ_SECONDS ?= 300
+FUZZ_RUNS ?= 0
+FUZZ_JOBS ?= $(shell nproc)
 fuzz: deps-fuzz
-	@$(TOP)/fork/fuzz $(FUZZ_SECONDS)
+	@$(TOP)/fork/fuzz --runs $(FUZZ_RUNS) --jobs $(FUZZ_JOBS) $(FUZZ_SECONDS)
 
 series: deps-build configure
 	@$(TOP)/fork/series
