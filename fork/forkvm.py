@@ -27,6 +27,9 @@ from qemu.machine.machine import (AbnormalShutdown,  # noqa: E402
                                   QEMUMachineError)
 from qemu.qmp import QMPError  # noqa: E402
 
+# A slower build (sanitizers: fork/check --timeout-scale) waits longer
+TIMEOUT_SCALE = float(os.environ.get('FORK_TIMEOUT_SCALE', '1'))
+
 QEMU = os.environ.get('FORK_QEMU',
                       os.path.join(BUILD, 'qemu', 'qemu-system-x86_64'))
 # the 32-bit emulator of the same build (qemu-system-x86 ships both)
@@ -171,6 +174,7 @@ class VM(QEMUMachine):
 
     def launch(self, timeout=30):
         """Start QEMU; a QMP command then waits timeout seconds at most."""
+        timeout *= TIMEOUT_SCALE
         self._qmp_timer = timeout
         super().launch()
         self._qmp.settimeout(timeout)
@@ -234,6 +238,7 @@ class VM(QEMUMachine):
 
     def wait_for(self, what, pred, timeout, interval=0.2):
         """Poll pred() until it returns a true value; bounded."""
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             val = pred()
