@@ -7,6 +7,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,6 +127,60 @@ DOMAIN_XML = '''<domain type='qemu'>
 # The seclabel runs QEMU as root: a clone may live where libvirt's own
 # user (libvirt-qemu) cannot reach the binary, the kernel or the flash.
 
+# What a sanitizer writes when it finds something
+SANITIZER_REPORT = re.compile(r'ERROR: (Address|Leak|Thread)Sanitizer|'
+                              r'runtime error:')
+SANITIZER_ENV = ('ASAN_OPTIONS', 'UBSAN_OPTIONS')
+
+# libvirt starts QEMU with an environment of its own, and probes a new
+# binary with -daemonize.  A GCC 12 ASan build deadlocks there 6 times in
+# 10: the first child of QEMU's double fork starts a call_rcu thread
+# (util/rcu.c's fork handler) and forks again while that thread may hold
+# a lock of ASan's allocator, which has no fork handler of its own; the
+# daemon's threads then wait for it for ever and libvirt with them.  So
+# libvirt gets this in front of a sanitizer build: it passes the run's
+# sanitizer options on and, for the probe, daemonizes QEMU itself (a new
+# session, returning once the QMP socket exists).
+SANITIZER_EMULATOR = '''#!/usr/bin/python3
+# Written by tests/e2e/libvirt_host.py: libvirt's emulator for {qemu}
+import os, subprocess, sys, tempfile, time
+os.environ.update({env!r})
+args = sys.argv[1:]
+if '-daemonize' not in args:
+    os.execv({qemu!r}, [{qemu!r}] + args)
+args.remove('-daemonize')
+sock = args[args.index('-qmp') + 1].split(',')[0].split(':', 1)[1]
+log = tempfile.TemporaryFile()
+proc = subprocess.Popen([{qemu!r}] + args, stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=log, start_new_session=True)
+deadline = time.monotonic() + 60
+while not os.path.exists(sock):
+    if proc.poll() is not None or time.monotonic() > deadline:
+        proc.kill()
+        log.seek(0)
+        sys.stderr.write(log.read().decode(errors='replace'))
+        sys.exit(1)
+    time.sleep(0.05)
+'''
+
+
+def emulator(qemu):
+    """The <emulator> for this QEMU binary: itself, or for a sanitizer
+    build (the run sets ASAN_OPTIONS or UBSAN_OPTIONS) the wrapper above,
+    written next to it."""
+    env = {k: os.environ[k] for k in SANITIZER_ENV if k in os.environ}
+    if not env:
+        return qemu
+    path = qemu + '-libvirt'
+    text = SANITIZER_EMULATOR.format(qemu=qemu, env=env)
+    # libvirt caches what it probed by the binary's ctime: rewrite only
+    # when it changes
+    if forkvm.read_text(path) != text:
+        with open(path, 'w') as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+    return path
+
 
 class Domain:
     """A transient test domain defined from DOMAIN_XML."""
@@ -153,6 +208,15 @@ class Domain:
     def vcpus(self):
         return int(virsh('vcpucount', self.name, '--live',
                          '--active').strip())
+
+    def qemu_log(self):
+        """What libvirt recorded of this domain's QEMU (its stderr too)."""
+        return forkvm.read_text('/var/log/libvirt/qemu/%s.log' % self.name)
+
+    def sanitizer_reports(self):
+        """The lines of QEMU's log where a sanitizer reported something."""
+        return [line for line in self.qemu_log().splitlines()
+                if SANITIZER_REPORT.search(line)]
 
     def remove(self):
         """Destroy and undefine, whatever state it is in."""

@@ -10,8 +10,10 @@
 # --live 1' unplugs it through the firmware (upstream 10.0 never sends
 # the DEVICE_DELETED libvirt waits for, so libvirt reports a timeout and
 # keeps counting 2: patch 0013), managedsave and start (SMM state and the
-# guest survive), destroy and undefine.  The domain is removed also when
-# a step fails; daemons this test started are stopped again.
+# guest survive), destroy and undefine; libvirt's log of QEMU holds no
+# sanitizer report (make sanitize runs this on its ASan build, through
+# libvirt_host.emulator()).  The domain is removed also when a step
+# fails; daemons this test started are stopped again.
 # check-timeout: 600
 
 import os
@@ -45,6 +47,7 @@ def assert_tpm(dom):
 
 def wait_console(dom, pattern, start=0, timeout=STEP_TIMEOUT):
     rx = re.compile(pattern)
+    timeout *= forkvm.TIMEOUT_SCALE
     deadline = time.monotonic() + timeout
     while True:
         m = rx.search(dom.console(), start)
@@ -82,7 +85,8 @@ class LibvirtSmmLinuxGuest(e2e.Test):
         dom = libvirt_host.Domain(tmp, 'fork-smm-%d' % os.getpid(),
                                   code=forkvm.OVMF_CODE, vars=vars_copy,
                                   kernel=kernel, initrd=initrd,
-                                  qemu=forkvm.QEMU, devices=TPM_XML)
+                                  qemu=libvirt_host.emulator(forkvm.QEMU),
+                                  devices=TPM_XML)
         self.addCleanup(dom.remove)
         self.diag.append(lambda: 'console tail:\n' + dom.console()[-1500:])
 
@@ -119,6 +123,9 @@ class LibvirtSmmLinuxGuest(e2e.Test):
         libvirt_host.virsh('destroy', dom.name)
         libvirt_host.virsh('undefine', dom.name, '--nvram')
         assert dom.name not in libvirt_host.virsh('list', '--all', '--name')
+        # a sanitizer build (make sanitize) reports into libvirt's log
+        reports = dom.sanitizer_reports()
+        assert not reports, 'sanitizer reports in QEMU\'s log: %s' % reports
 
 
 if __name__ == '__main__':
