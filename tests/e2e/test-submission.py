@@ -176,8 +176,10 @@ class Submission(e2e.Test):
                                       '0000-cover-letter.patch'))
         with open(os.path.join(PATCHES, 'cover-letter.txt')) as f:
             subject = f.readline().strip()
-        self.assertIn('Subject: [PATCH 0/%d] %s' % (len(patch_files()),
-                                                    subject), headers(text))
+        # format-patch pads the 0 to the width of the count
+        count = len(patch_files())
+        self.assertIn('Subject: [PATCH %0*d/%d] %s'
+                      % (len(str(count)), 0, count, subject), headers(text))
         self.assertNotIn('*** ', text)
         self.assertIn('qemu-stable@nongnu.org', headers(text))
 

@@ -263,9 +263,11 @@ class SmmCpuHotplug(QemuSystemTest):
     def test_hot_add_then_unplug_ovmf_2025_02(self):
         """
         The same with OVMF 2025.02 (edk2 reworked its SMM CPU code), then
-        a hot-unplug through firmware; also guards 'target/i386/tcg: let
-        an unplugged CPU go, so that DEVICE_DELETED is sent' (without it
-        the event never comes).
+        a hot-unplug through firmware; also guards 'system/memory: drop a
+        destroyed address space's flat view at once': without it the
+        unplugged CPU's own SMM flat view keeps it alive, and
+        DEVICE_DELETED does not come until something else changes the
+        memory map.
         """
         self.boot(self.ASSET_OVMF_2025)
         self.assertEqual(self.cpu_add('hotcpu-a'), 2)
@@ -309,6 +311,18 @@ class SmmCpuHotplug(QemuSystemTest):
         aborts).
         """
         self.boot(accel='tcg,thread=single')
+        for n in range(2):
+            index = self.cpu_add('rr-%d' % n)
+            self.assertEqual(index, 2)
+            self.cpu_del('rr-%d' % n, index)
+            self.assert_guest_alive('0-1')
+
+    def test_plug_unplug_single_threaded_tcg_without_smm(self):
+        """
+        The same with SeaBIOS on smm=off: the eject joins the shared
+        thread whether or not SMM is on.
+        """
+        self.boot(accel='tcg,thread=single', smm=False)
         for n in range(2):
             index = self.cpu_add('rr-%d' % n)
             self.assertEqual(index, 2)
