@@ -22,7 +22,7 @@
 #include "hw/isa/ich9_smi.h"
 #include "hw/southbridge/ich9.h"
 #include "migration/vmstate.h"
-#include "cpu.h"
+#include "target/i386/smi-stats.h"
 #include "trace.h"
 
 #define SMI_KNOWN_FEATURES (BIT_ULL(ICH9_LPC_SMI_F_BROADCAST_BIT) | \
@@ -652,8 +652,9 @@ static int ich9_smi_negotiation_pre_save(void *opaque)
 /*
  * The stream comes from elsewhere: take only a state this host could have
  * reached, else fail the migration (the source learns it over the return
- * path, when there is one, and keeps running).  Upstream 7.2 lets
- * requested-features change after the negotiation; restore it.
+ * path, when there is one, and keeps running).  A source that let
+ * requested-features change after the negotiation (upstream does) sends
+ * the changed value: restore it.
  */
 static int ich9_smi_negotiation_post_load(void *opaque, int version_id)
 {

@@ -20,7 +20,7 @@
 #include "system/hw_accel.h"
 #include "system/tcg.h"
 #include "hw/isa/ich9_smi_watchdog.h"
-#include "cpu.h"
+#include "target/i386/smi-stats.h"
 #include "trace.h"
 
 /*
@@ -31,27 +31,24 @@
 static void ich9_smi_watchdog_report(CPUState *cs, run_on_cpu_data data)
 {
     ICH9SMIWatchdog *w = data.host_ptr;
-    X86CPU *cpu = X86_CPU(cs);
-    CPUX86State *env = &cpu->env;
     g_autofree char *path = NULL;
     X86SMMStay stay;
     int64_t ns;
 
-    if (!x86_cpu_smm_stay(cpu, &stay) ||
-        stay.id != cpu->smi_stats.watchdog_reported_stay) {
+    cpu_synchronize_state(cs);
+    if (!x86_cpu_smm_stay(X86_CPU(cs), &stay) || !stay.watchdog_reported) {
         return;         /* RSM came first: the stay ended after all */
     }
-    cpu_synchronize_state(cs);
     ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) - stay.entry_vclock_ns;
     path = object_get_canonical_path(OBJECT(cs));
-    trace_ich9_smi_watchdog_report(cs->cpu_index, ns, env->smbase, env->eip);
+    trace_ich9_smi_watchdog_report(cs->cpu_index, ns, stay.smbase, stay.eip);
     warn_report("SMM watchdog: CPU %d has been in SMM for %" PRId64
                 " ms (threshold %" PRIu32 " ms): SMBASE 0x%" PRIx32
                 ", CS base 0x%" PRIx64 ", RIP 0x%" PRIx64,
-                cs->cpu_index, ns / SCALE_MS, w->threshold_ms, env->smbase,
-                (uint64_t)env->segs[R_CS].base, (uint64_t)env->eip);
-    qapi_event_send_smm_watchdog(cs->cpu_index, path, env->smbase,
-                                 env->segs[R_CS].base, env->eip, ns,
+                cs->cpu_index, ns / SCALE_MS, w->threshold_ms, stay.smbase,
+                stay.cs_base, stay.eip);
+    qapi_event_send_smm_watchdog(cs->cpu_index, path, stay.smbase,
+                                 stay.cs_base, stay.eip, ns,
                                  w->threshold_ms);
 }
 
@@ -64,18 +61,16 @@ static void ich9_smi_watchdog_tick(void *opaque)
     CPUState *cs;
 
     CPU_FOREACH(cs) {
-        X86CPU *cpu = X86_CPU(cs);
         X86SMMStay stay;
 
-        if (!x86_cpu_smm_stay(cpu, &stay) ||
-            cpu->smi_stats.watchdog_reported_stay == stay.id) {
+        if (!x86_cpu_smm_stay(X86_CPU(cs), &stay) || stay.watchdog_reported) {
             continue;
         }
         if (stay.entry_vclock_ns + threshold > now) {
             next = MIN(next, stay.entry_vclock_ns + threshold);
             continue;
         }
-        cpu->smi_stats.watchdog_reported_stay = stay.id;
+        x86_cpu_smm_stay_reported(X86_CPU(cs), stay.id);
         async_run_on_cpu(cs, ich9_smi_watchdog_report,
                          RUN_ON_CPU_HOST_PTR(w));
     }

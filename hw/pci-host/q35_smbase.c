@@ -15,8 +15,8 @@
  * kept in the host bridge's config space, which migration carries.  The
  * write mask of the register is always 0 and the protocol is decoded here,
  * so nothing outside the migrated byte decides what a locked window is:
- * upstream 7.2 derived the state from the write mask as well, which is not
- * migrated, and its destination of migration unlocked the window.
+ * the write mask is not migrated, and a state derived from it would unlock
+ * the window on the destination of a migration.
  *
  * Copyright (c) 2026 The Q35 SMM fork authors
  */
@@ -28,30 +28,11 @@
 #include "hw/pci-host/q35_smbase.h"
 #include "trace.h"
 
-static uint64_t q35_smbase_blackhole_read(void *opaque, hwaddr addr,
-                                          unsigned size)
-{
-    return UINT64_MAX;
-}
-
-static void q35_smbase_blackhole_write(void *opaque, hwaddr addr,
-                                       uint64_t val, unsigned size)
-{
-}
-
-static const MemoryRegionOps q35_smbase_blackhole_ops = {
-    .read = q35_smbase_blackhole_read,
-    .write = q35_smbase_blackhole_write,
-    .valid.min_access_size = 1,
-    .valid.max_access_size = 8,
-    .endianness = DEVICE_LITTLE_ENDIAN,
-};
-
 void q35_smbase_init(Q35SMBaseWindow *w, Object *owner,
                      MemoryRegion *system_memory, MemoryRegion *smram,
-                     MemoryRegion *ram)
+                     MemoryRegion *ram, const MemoryRegionOps *blackhole_ops)
 {
-    memory_region_init_io(&w->blackhole, owner, &q35_smbase_blackhole_ops,
+    memory_region_init_io(&w->blackhole, owner, blackhole_ops,
                           w, "smbase-blackhole", MCH_HOST_BRIDGE_SMBASE_SIZE);
     memory_region_set_enabled(&w->blackhole, false);
     memory_region_add_subregion_overlap(system_memory,
@@ -81,8 +62,11 @@ void q35_smbase_update(Q35SMBaseWindow *w, PCIDevice *host)
         return;
     }
     /*
-     * Only 0, IN_RAM and LCK can be reached; a stream from elsewhere with
-     * another value gets the closest state, never a window half open.
+     * Only 0, IN_RAM and LCK can be reached here, but upstream QEMU lets a
+     * guest leave other values (0xfe is locked there, 0xfd is not), so
+     * its migration stream may carry one.  Refusing that stream, as the
+     * SMI block refuses a negotiation no host could reach, would fail a
+     * migration from upstream: take the state upstream gives the value.
      */
     if (*reg != MCH_HOST_BRIDGE_F_SMBASE_IN_RAM) {
         *reg &= MCH_HOST_BRIDGE_F_SMBASE_LCK;

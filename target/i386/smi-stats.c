@@ -102,7 +102,16 @@ bool x86_cpu_smm_stay(X86CPU *cpu, X86SMMStay *stay)
     stay->id = s->smm_stay;
     stay->entry_vclock_ns = s->smm_stay_vclock_ns;
     stay->entry_host_ns = s->smm_stay_host_ns;
+    stay->watchdog_reported = s->watchdog_reported_stay == s->smm_stay;
+    stay->smbase = cpu->env.smbase;
+    stay->cs_base = cpu->env.segs[R_CS].base;
+    stay->eip = cpu->env.eip;
     return true;
+}
+
+void x86_cpu_smm_stay_reported(X86CPU *cpu, uint64_t id)
+{
+    cpu->smi_stats.watchdog_reported_stay = id;
 }
 
 uint64_t x86_cpu_smi_injected(X86CPU *cpu, X86SMISource source)

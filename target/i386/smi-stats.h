@@ -50,6 +50,11 @@ typedef struct X86SMMStay {
     uint64_t id;                        /* X86SMIStats.smm_stay */
     int64_t entry_vclock_ns;
     int64_t entry_host_ns;
+    bool watchdog_reported;             /* the SMM watchdog reported it */
+    /* where the vCPU is: exact on its own thread, else as last synced */
+    uint32_t smbase;
+    uint64_t cs_base;
+    uint64_t eip;
 } X86SMMStay;
 
 /*
@@ -70,6 +75,8 @@ void x86_cpu_smm_left_by_reset(X86CPU *cpu);
  */
 bool x86_cpu_in_smm(X86CPU *cpu);
 bool x86_cpu_smm_stay(X86CPU *cpu, X86SMMStay *stay);
+/* The SMM watchdog reported stay @id of @cpu (X86SMMStay.watchdog_reported) */
+void x86_cpu_smm_stay_reported(X86CPU *cpu, uint64_t id);
 
 uint64_t x86_cpu_smi_injected(X86CPU *cpu, X86SMISource source);
 uint64_t x86_cpu_smi_injected_total(X86CPU *cpu);

@@ -47,6 +47,11 @@ UPSTREAM = {
     'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.'
     'test_plug_unplug_single_threaded_tcg':
         ('freezes on hot-add', FROZEN),
+    # not about SMM: 11.1.3 aborts at the second hot-add, out of TCG
+    # contexts; 10.0 sends no DEVICE_DELETED before (see below)
+    'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.'
+    'test_plug_unplug_cycles_without_smm':
+        ('aborts at the second hot-add', ABORTED + '|no DEVICE_DELETED'),
     # not about SMM: every peer aborts at the first unplug
     'test_x86_64_smm_cpu_hotplug.SmmCpuHotplug.'
     'test_plug_unplug_single_threaded_tcg_without_smm':

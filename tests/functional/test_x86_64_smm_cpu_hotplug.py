@@ -303,6 +303,15 @@ class SmmCpuHotplug(QemuSystemTest):
             self.cpu_del('cycle-%d' % n, index)
         self.assert_guest_alive('0-1')
 
+    def test_plug_unplug_cycles_without_smm(self):
+        """The same with SeaBIOS on smm=off: TCG contexts are not SMM's."""
+        self.boot(maxcpus=3, smm=False)
+        for n in range(20):
+            index = self.cpu_add('cycle-%d' % n)
+            self.assertEqual(index, 2)
+            self.cpu_del('cycle-%d' % n, index)
+        self.assert_guest_alive('0-1')
+
     def test_plug_unplug_single_threaded_tcg(self):
         """
         Guards 'system/cpus: unplug a vCPU under single-threaded TCG':

@@ -40,9 +40,10 @@ typedef struct Q35SMBaseWindow {
  * Create the regions: @system_memory gets the blackhole, @smram (the SMM
  * address space overlay) the window onto @ram.
  */
+/* @blackhole_ops: the host bridge's, for TSEG's and SMRAM's holes too */
 void q35_smbase_init(Q35SMBaseWindow *w, Object *owner,
                      MemoryRegion *system_memory, MemoryRegion *smram,
-                     MemoryRegion *ram);
+                     MemoryRegion *ram, const MemoryRegionOps *blackhole_ops);
 
 void q35_smbase_reset(Q35SMBaseWindow *w, PCIDevice *host);
 
