@@ -75,6 +75,11 @@ void ich9_generate_smi(void)
     }
 }
 
+static bool ich9_smi_globally_enabled(const ICH9SMIState *s)
+{
+    return !s->gbl_smi_en_gates || (s->smi_en & ICH9_PMIO_SMI_EN_GBL_SMI_EN);
+}
+
 /*
  * An SMI of the chipset's timers.  SMI# is one platform signal that every
  * processor sees; QEMU delivers it to the BSP only unless firmware
@@ -89,7 +94,7 @@ static void ich9_smi_timer_expired(void *opaque, uint32_t smi_sts_bit)
     CPUState *cs;
 
     s->smi_sts |= smi_sts_bit;
-    if (!(s->smi_en & ICH9_PMIO_SMI_EN_GBL_SMI_EN)) {
+    if (!ich9_smi_globally_enabled(s)) {
         trace_ich9_smi_timer_expired(smi_sts_bit, "GBL_SMI_EN clear");
         return;
     }
@@ -159,7 +164,7 @@ static void ich9_apm_write(void *opaque, hwaddr addr, uint64_t val,
                             val == ICH9_APM_ACPI_DISABLE);
         return;
     }
-    if ((s->smi_en & ICH9_PMIO_SMI_EN_GBL_SMI_EN) &&
+    if (ich9_smi_globally_enabled(s) &&
         (s->smi_en & ICH9_PMIO_SMI_EN_APMC_EN)) {
         ich9_smi_raise_apm(s);
     }

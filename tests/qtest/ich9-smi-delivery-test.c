@@ -113,10 +113,27 @@ static void test_apmc_en_clear_no_smi(void)
     machine_stop(m);
 }
 
-/* GBL_SMI_EN gates every SMI, as on ICH9 (docs/specs/ich9-smi.rst) */
+/*
+ * Upstream QEMU ignores GBL_SMI_EN, and so do we unless asked: APMC_EN
+ * alone lets an APM write raise its SMI (here from outside a vCPU: the BSP)
+ */
+static void test_gbl_smi_en_ignored_by_default(void)
+{
+    static const uint64_t bsp_only[] = { 1, 0 };
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    g_autofree uint64_t *before = smi_snapshot(m);
+
+    set_smi_en(m, ICH9_PMIO_SMI_EN_APMC_EN);
+    qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x42);
+    assert_smi_delta(m, before, bsp_only);
+    machine_stop(m);
+}
+
+/* x-gbl-smi-en: GBL_SMI_EN gates every SMI, as on ICH9 */
 static void test_gbl_smi_en_clear_no_smi(void)
 {
-    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2 "
+                                          "-global ICH9-LPC.x-gbl-smi-en=on"));
     g_autofree uint64_t *before = smi_snapshot(m);
 
     set_smi_en(m, ICH9_PMIO_SMI_EN_APMC_EN);
@@ -729,6 +746,8 @@ int main(int argc, char **argv)
                    test_apm_wide_write_one_smi);
     qtest_add_func("/ich9-smi/delivery/apmc-en-clear-no-smi",
                    test_apmc_en_clear_no_smi);
+    qtest_add_func("/ich9-smi/delivery/gbl-smi-en-ignored-by-default",
+                   test_gbl_smi_en_ignored_by_default);
     qtest_add_func("/ich9-smi/delivery/gbl-smi-en-clear-no-smi",
                    test_gbl_smi_en_clear_no_smi);
     qtest_add_func("/ich9-smi/delivery/acpi-enable-disable-no-smi",

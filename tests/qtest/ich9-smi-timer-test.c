@@ -4,9 +4,9 @@
  * QTest of SMI_STS and of the two SMI timers of the ICH9 SMI block: the
  * software SMI timer (SWSMI_RATE_SEL) and the periodic SMI timer
  * (PER_SMI_SEL) on the virtual clock, their write-1-to-clear status bits,
- * the GBL_SMI_EN gate, delivery to the BSP or every vCPU, reset, and the
- * pc-q35-9.1 compat machine without timers.  Their migration is in
- * ich9-smi-migration-test.c.
+ * the GBL_SMI_EN gate (x-gbl-smi-en), delivery to the BSP or every vCPU,
+ * reset, and the pc-q35-9.1 compat machine without timers.  Their
+ * migration is in ich9-smi-migration-test.c.
  *
  * Copyright (c) 2026 The Q35 SMM fork authors
  */
@@ -180,10 +180,24 @@ static void test_timer_smi_en_rewrite_does_not_postpone(void)
     machine_stop(m);
 }
 
-/* No SMI without GBL_SMI_EN: the status bit is still set */
-static void test_timer_gbl_smi_en_gates(void)
+/* By default, as upstream, a timer SMI does not wait for GBL_SMI_EN */
+static void test_timer_gbl_smi_en_ignored_by_default(void)
 {
     Machine *m = machine_start(qtest_init("-machine q35"));
+
+    set_smi_en(m, ICH9_PMIO_SMI_EN_SWSMI_EN);
+    qtest_clock_step(m->qts, 1500000);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==,
+                    ICH9_PMIO_SMI_STS_SWSMI_STS);
+    g_assert_cmpuint(timer_smis(m, 0), ==, 1);
+    machine_stop(m);
+}
+
+/* x-gbl-smi-en: no SMI without GBL_SMI_EN; the status bit is still set */
+static void test_timer_gbl_smi_en_gates(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35 "
+                                          "-global ICH9-LPC.x-gbl-smi-en=on"));
 
     set_smi_en(m, ICH9_PMIO_SMI_EN_SWSMI_EN);
     qtest_clock_step(m->qts, 1500000);
@@ -263,6 +277,8 @@ int main(int argc, char **argv)
                    test_timer_sts_write_1_to_clear);
     qtest_add_func("/ich9-smi/timer/smi-en-rewrite-does-not-postpone",
                    test_timer_smi_en_rewrite_does_not_postpone);
+    qtest_add_func("/ich9-smi/timer/gbl-smi-en-ignored-by-default",
+                   test_timer_gbl_smi_en_ignored_by_default);
     qtest_add_func("/ich9-smi/timer/gbl-smi-en-gates",
                    test_timer_gbl_smi_en_gates);
     qtest_add_data_func("/ich9-smi/timer/delivery/bsp", GINT_TO_POINTER(0),

@@ -61,6 +61,13 @@ typedef struct ICH9SMIState {
     /* derived from LPC config GEN_PMCON_1.SMI_LOCK, recomputed on load */
     bool gbl_smi_en_locked;
 
+    /*
+     * Property x-gbl-smi-en: no SMI while SMI_EN.GBL_SMI_EN is clear, as
+     * on ICH9.  Off by default, as upstream QEMU ignores the bit: a guest
+     * that sets only APMC_EN, as older SeaBIOS releases do, gets its SMIs.
+     */
+    bool gbl_smi_en_gates;
+
     /* SWSMI_TMR_EN and PERIODIC_EN run these */
     ICH9SMITimers timers;
 
