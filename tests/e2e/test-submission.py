@@ -36,6 +36,9 @@ PRODUCT_TREE = os.path.join(BUILD, 'src')
 POSTER = 'Ada Poster <ada.poster@example.invalid>'
 # test files the product runs as the series has them, byte for byte
 SHARED_TESTS = ('tests/qtest/lpc-ich9-test.c',)
+# qtest files whose cases the series adds and the product runs too; their
+# 10.0 and 10.2 forms differ elsewhere (10.0 still tests pc-q35-4.1)
+SHARED_TEST_CASES = ('tests/qtest/q35-test.c',)
 # functional tests: (the series' file, the product's (10.0 layout)); the
 # series has the product's tests of the fixes it submitted so far
 SHARED_FUNCTIONAL = (
@@ -269,6 +272,32 @@ class Submission(e2e.Test):
                                   % os.path.join(tree, f))
             self.assertEqual(self.read(os.path.join(PRODUCT_TREE, f)),
                              self.read(os.path.join(BUILT_TREE, f)), f)
+
+    def test_product_runs_the_series_test_cases(self):
+        """
+        Each top-level definition the series adds to or changes in a file
+        of SHARED_TEST_CASES is the product's, word for word, and the
+        product registers each case the series registers.
+        """
+        for f in SHARED_TEST_CASES:
+            for tree in (BUILT_TREE, PRODUCT_TREE):
+                if not os.path.exists(os.path.join(tree, f)):
+                    self.skipTest('%s is not laid (make check lays it)'
+                                  % os.path.join(tree, f))
+            pristine = self.read(os.path.join(UPSTREAM, 'tree', f))
+            series = self.read(os.path.join(BUILT_TREE, f))
+            product = self.read(os.path.join(PRODUCT_TREE, f))
+            added = [b for b in re.split(r'\n\n(?=\S)', series)
+                     if b not in pristine and 'int main(' not in b]
+            self.assertTrue(added, f)
+            for block in added:
+                self.assertIn(block, product, '%s: %s' % (
+                    f, block.splitlines()[0]))
+            def cases(text):
+                return set(re.findall(r'qtest_add_(?:data_)?func\(\s*"([^"]+)",'
+                                      r'\s*(\w+)\)', text))
+            self.assertLessEqual(cases(series) - cases(pristine),
+                                 cases(product), f)
 
     def test_functional_tests_are_the_products(self):
         """
