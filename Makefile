@@ -143,6 +143,7 @@ submission: deps-build
 submission-build: deps-build configure
 	@rc=0; $(TOP)/fork/submission build || rc=$$?; \
 	    if [ $$rc -eq 0 ]; then $(TOP)/fork/submission revert-check || true; \
+	        $(TOP)/fork/submission check-tcg || true; \
 	    elif [ $$rc -ne 3 ]; then exit $$rc; fi
 
 # every commit of the submission series builds on its own

@@ -46,6 +46,7 @@ SHARED_FUNCTIONAL = (
      'tests/functional/test_x86_64_smm_cpu_hotplug.py'),
 )
 REVERT_CHECK = os.path.join(BUILD, 'submission', 'revert-check.txt')
+CHECK_TCG = os.path.join(BUILD, 'submission', 'check-tcg.txt')
 # the 10.0 form of a patch where 10.2's does not apply to 10.0.13, under
 # the same file name; the files where the two may add other lines, why
 STABLE_10_0 = os.path.join(PATCHES, 'stable-10.0')
@@ -321,6 +322,23 @@ class Submission(e2e.Test):
                 text = ast.get_source_segment(theirs, n)
                 self.assertIn(text, mine, '%s: %s differs from %s'
                               % (ours, text.splitlines()[0], product))
+
+    def test_check_tcg_passes(self):
+        """
+        make check's fork/submission check-tcg: upstream's TCG tests pass
+        on this very series, in system and in user mode.
+        """
+        if not os.path.exists(CHECK_TCG):
+            self.skipTest('no %s: make check runs fork/submission '
+                          'check-tcg' % CHECK_TCG)
+        lines = self.read(CHECK_TCG).splitlines()
+        digest = hashlib.sha256(b''.join(
+            open(p, 'rb').read() for p in patch_files())).hexdigest()
+        self.assertEqual(lines[0], 'series ' + digest,
+                         'check-tcg ran on another series')
+        self.assertEqual(len(lines), 3, lines)
+        for line in lines[1:]:
+            self.assertRegex(line, r'^passes qemu(-user)?: [1-9]\d* tests')
 
     def test_each_qtest_fails_without_its_patch(self):
         """
