@@ -35,36 +35,12 @@
  */
 static uint32_t ich9_smi_sts_implemented(const ICH9SMIState *s)
 {
-    return ICH9_PMIO_SMI_STS_APM_STS |
+    return (s->apm_sts_in_smi_sts ? ICH9_PMIO_SMI_STS_APM_STS : 0) |
            ich9_smi_timers_smi_en_bits(&s->timers);
 }
 
 /* APM_CNT and APM_STS: the bytes at 0xb2 and 0xb3 */
 #define APM_BLOCK_SIZE 2
-
-/*
- * At most one guest error line a second from the block, whatever the
- * message: a guest can repeat any bad access as fast as it likes.
- */
-#define ERROR_LOG_INTERVAL_MS 1000
-
-static void G_GNUC_PRINTF(2, 3)
-ich9_smi_guest_error(ICH9SMIState *s, const char *fmt, ...)
-{
-    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    if (s->last_error_log_ms &&
-        now - s->last_error_log_ms < ERROR_LOG_INTERVAL_MS) {
-        return;
-    }
-    s->last_error_log_ms = now;
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    qemu_log_mask(LOG_GUEST_ERROR, "ICH9 SMI: %s\n", msg);
-}
 
 /* SMI delivery */
 
@@ -82,11 +58,9 @@ static bool ich9_smi_globally_enabled(const ICH9SMIState *s)
 
 /*
  * An SMI of the chipset's timers.  SMI# is one platform signal that every
- * processor sees; QEMU delivers it to the BSP only unless firmware
- * negotiated broadcast, because firmware that did not expects APM-style
- * delivery to one CPU.  Firmware that negotiated broadcast rendezvouses
- * every CPU in SMM on each SMI and waits for late ones, so a timer SMI
- * reaches every vCPU then, as an APM SMI does.
+ * processor sees, but QEMU gives timer SMIs to the BSP unless asked
+ * (x-smi-timer-broadcast): the negotiated broadcast feature speaks of APM
+ * SMIs only, and a guest may rely on that.
  */
 static void ich9_smi_timer_expired(void *opaque, uint32_t smi_sts_bit)
 {
@@ -98,7 +72,8 @@ static void ich9_smi_timer_expired(void *opaque, uint32_t smi_sts_bit)
         trace_ich9_smi_timer_expired(smi_sts_bit, "GBL_SMI_EN clear");
         return;
     }
-    if (ich9_smi_feature_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT)) {
+    if (s->timer_smi_broadcast &&
+        ich9_smi_feature_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT)) {
         trace_ich9_smi_timer_expired(smi_sts_bit, "broadcast");
         CPU_FOREACH(cs) {
             x86_cpu_raise_smi(X86_CPU(cs), X86_SMI_SOURCE_TIMER);
@@ -113,7 +88,9 @@ static void ich9_smi_raise_apm(ICH9SMIState *s)
 {
     CPUState *cs;
 
-    s->smi_sts |= ICH9_PMIO_SMI_STS_APM_STS;
+    if (s->apm_sts_in_smi_sts) {
+        s->smi_sts |= ICH9_PMIO_SMI_STS_APM_STS;
+    }
     if (ich9_smi_feature_negotiated(s, ICH9_LPC_SMI_F_BROADCAST_BIT)) {
         trace_ich9_smi_raise(s->apm_cnt, "broadcast", -1);
         CPU_FOREACH(cs) {
@@ -147,9 +124,9 @@ static void ich9_apm_write(void *opaque, hwaddr addr, uint64_t val,
      * They go nowhere, as on ICH9; they must not land in APM_CNT.
      */
     if (addr >= APM_BLOCK_SIZE) {
-        ich9_smi_guest_error(s, "APM write to port 0x%" HWADDR_PRIx
-                             " (past APM_STS) ignored",
-                             ICH9_APM_CNT_IOPORT + addr);
+        qemu_log_mask(LOG_GUEST_ERROR, "ICH9 SMI: APM write to port 0x%"
+                      HWADDR_PRIx " (past APM_STS) ignored\n",
+                      ICH9_APM_CNT_IOPORT + addr);
         return;
     }
     trace_ich9_smi_apm_write(ICH9_APM_CNT_IOPORT + addr, val);
@@ -306,9 +283,9 @@ static void ich9_smi_features_ok_select(void *opaque)
     if (error) {
         trace_ich9_smi_negotiation_rejected(requested, s->host_features,
                                             error);
-        ich9_smi_guest_error(s, "features 0x%" PRIx64 " rejected "
-                             "(host offers 0x%" PRIx64 "): %s",
-                             requested, s->host_features, error);
+        qemu_log_mask(LOG_GUEST_ERROR, "ICH9 SMI: features 0x%" PRIx64
+                      " rejected (host offers 0x%" PRIx64 "): %s\n",
+                      requested, s->host_features, error);
         return;
     }
     s->negotiated_features = requested;
@@ -346,8 +323,8 @@ static void ich9_smi_requested_written(void *opaque, off_t offset,
     ICH9SMIState *s = opaque;
 
     if (s->features_ok) {
-        ich9_smi_guest_error(s, "etc/smi/requested-features written after "
-                             "the negotiation completed; ignored");
+        qemu_log_mask(LOG_GUEST_ERROR, "ICH9 SMI: etc/smi/requested-features "
+                      "written after the negotiation completed; ignored\n");
         ich9_smi_restore_requested(s);
     }
 }
@@ -362,9 +339,9 @@ static void ich9_smi_requested_select(void *opaque)
     ICH9SMIState *s = opaque;
 
     if (ich9_smi_restore_requested(s)) {
-        ich9_smi_guest_error(s, "etc/smi/requested-features overwritten by "
-                             "a failed write after the negotiation "
-                             "completed; restored");
+        qemu_log_mask(LOG_GUEST_ERROR, "ICH9 SMI: etc/smi/requested-features "
+                      "overwritten by a failed write after the negotiation "
+                      "completed; restored\n");
     }
 }
 

@@ -60,12 +60,15 @@ class SmmHangDiagnosis(e2e.Test):
         """
         The hung CPU 0: in SMM for a growing time at SMBASE 0x30000, entered
         once from the unicast APM SMI; CPU 1: waiting for SIPI, halted, not in
-        SMM; the chipset: the command and the bits that raised it, named.
+        SMM; the chipset: the command and the bits that raised it, named
+        (SMI_STS shows APM SMIs with x-smi-sts-apm=on).
         The SMI timeline of the run shows CPU 0's stay without RSM.
         """
         with tempfile.TemporaryDirectory() as tmp:
             log = os.path.join(tmp, 'smi.log')
-            vm = hung_guest(tmp, '-D', log, *trace.TRACE_ARGS)
+            # x-smi-sts-apm=on: SMI_STS names the APM SMI, as on ICH9
+            vm = hung_guest(tmp, '-D', log, '-global',
+                            'ICH9-LPC.x-smi-sts-apm=on', *trace.TRACE_ARGS)
             try:
                 vm.launch()
                 info, c = wait_in_smm(vm)

@@ -40,6 +40,7 @@ SMI_EN, SMI_STS = PMBASE + 0x30, PMBASE + 0x34
 GBL_SMI_EN, APMC_EN = 1 << 0, 1 << 5
 SWSMI_TMR, PERIODIC = 1 << 6, 1 << 14      # same bit in SMI_EN and SMI_STS
 APM_STS = 1 << 5
+SMI_LOCK = 1 << 4                           # GEN_PMCON_1, LPC config 0xa0
 MS = 1000 * 1000
 S = 1000 * MS
 
@@ -65,6 +66,9 @@ class Chipset:
                             qtest=True, name='canary')
         test.addCleanup(self.vm.shutdown)
         self.vm.launch()
+        self.enable_pm_io()
+
+    def enable_pm_io(self):
         self.cfg_write(LPC, 0x40, PMBASE | 1, 'l')
         self.cfg_write(LPC, 0x44, 0x80, 'b')
 
@@ -174,6 +178,27 @@ def swsmi_after_migration(qemu, test):
     return dst.inl(SMI_STS) & SWSMI_TMR
 
 
+def apm_wide_write(qemu, test):
+    """APM_CNT, APM_STS and the dword at 0xb2 after a 32-bit OUT there
+    (APMC_EN clear: the write from qtest raises no SMI anywhere)."""
+    c = Chipset(qemu, test)
+    c.outl(0xb2, 0x11223344)
+    return c.vm.inb(0xb2), c.vm.inb(0xb3), c.inl(0xb2)
+
+
+def smi_lock_after_reset(qemu, test):
+    """GEN_PMCON_1.SMI_LOCK after system_reset, and whether GBL_SMI_EN can
+    be cleared then: (lock bit, SMI_EN after writing 0)."""
+    c = Chipset(qemu, test)
+    c.outl(SMI_EN, GBL_SMI_EN | APMC_EN)
+    c.cfg_write(LPC, 0xa0, SMI_LOCK, 'w')
+    c.vm.cmd('system_reset')
+    c.vm.event_wait('RESET', timeout=30)
+    c.enable_pm_io()
+    c.outl(SMI_EN, 0)
+    return c.vm.pci_cfg_readl(LPC, 0xa0) & SMI_LOCK, c.inl(SMI_EN)
+
+
 def smm_view_of_locked_window(qemu, test):
     """What the tiny guest's SMI handler reads in the locked SMBASE window
     after reading it, as all-ones, from real mode (TCG)."""
@@ -237,9 +262,18 @@ def canary(name, check, upstream, fork, upstream_11=AS_10):
     e2e.add_test(UpstreamCanaries, name + '_upstream_11_1', on_11)
 
 
-# patch 0003: upstream dereferences a NULL current_cpu
+# patch 0003: upstream dereferences a NULL current_cpu; SMI_STS shows
+# APM SMIs only with x-smi-sts-apm=on
 canary('apm-write-from-qtest', apm_write_from_qtest,
-       'exit -11', 'running, SMI_STS 0x%x' % APM_STS)
+       'exit -11', 'running, SMI_STS 0x0')
+# patch 0003: upstream masks the port to one bit, so a 32-bit OUT writes
+# APM_CNT twice (two SMIs, the handler sees byte 2) and APM_STS twice
+canary('apm-wide-write-stays-in-apm', apm_wide_write,
+       (0x22, 0x11, 0x11221122), (0x44, 0x33, 0xffff3344))
+# patch 0003: upstream keeps SMI_LOCK set across reset while GBL_SMI_EN
+# is writable again; the fork clears it, as PLTRST# does on ICH9
+canary('smi-lock-cleared-by-reset', smi_lock_after_reset,
+       (SMI_LOCK, 0), (0, 0))
 # patch 0003: upstream's SMI_STS timer bits are plain read/write
 canary('timer-sts-write-1-to-clear', timer_sts_written_0,
        (SWSMI_TMR, 0), (SWSMI_TMR, SWSMI_TMR))

@@ -20,7 +20,8 @@
 /* query-smi reports the chipset and every vCPU */
 static void test_query_smi(void)
 {
-    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2 -global "
+                                          "ICH9-LPC.x-smi-sts-apm=on"));
     QDict *resp, *ret, *chipset, *cpu;
     QList *cpus;
 
@@ -79,7 +80,8 @@ static void assert_bit_names(QDict *chipset, const char *key,
  */
 static void test_query_smi_diagnosis(void)
 {
-    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2 -global "
+                                          "ICH9-LPC.x-smi-sts-apm=on"));
     static const char *const en_bits[] = {
         "GBL_SMI_EN", "APMC_EN", "SWSMI_TMR_EN", "bit 9", "PERIODIC_EN",
         NULL
@@ -135,7 +137,8 @@ static void test_query_smi_diagnosis(void)
 /* HMP 'info smi' prints the same as a table */
 static void test_hmp_info_smi(void)
 {
-    Machine *m = machine_start(qtest_init("-machine q35 -smp 2"));
+    Machine *m = machine_start(qtest_init("-machine q35 -smp 2 -global "
+                                          "ICH9-LPC.x-smi-sts-apm=on"));
     g_autofree char *out = NULL;
 
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN);

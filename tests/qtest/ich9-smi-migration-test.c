@@ -17,12 +17,13 @@
 #include "migration/migration-util.h"
 #include "ich9-smi-common.h"
 
-/* The SMI_STS bits this model sets on q35: APM and the two timers */
+/* The SMI_STS bits this model sets on q35 with x-smi-sts-apm=on */
 #define SMI_STS_IMPLEMENTED (ICH9_PMIO_SMI_STS_APM_STS | \
                              ICH9_PMIO_SMI_STS_SWSMI_STS | \
                              ICH9_PMIO_SMI_STS_PERIODIC_STS)
 
-#define SRC_ARGS "-machine q35 -nodefaults"
+#define SRC_ARGS \
+    "-machine q35 -nodefaults -global ICH9-LPC.x-smi-sts-apm=on"
 
 /* Negotiated state, SMI_EN and SMI_STS survive migration */
 static void test_migration_keeps_smi_state(void)
@@ -30,10 +31,13 @@ static void test_migration_keeps_smi_state(void)
     g_autofree char *tmp = g_dir_make_tmp("ich9-smi-XXXXXX", NULL);
     g_autofree char *sock = g_strdup_printf("%s/migsock", tmp);
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
-    Machine *src = machine_start(qtest_init("-machine q35 -smp 2"));
+    Machine *src = machine_start(qtest_init("-machine q35 -smp 2 -global "
+                                            "ICH9-LPC.x-smi-sts-apm=on"));
     Machine *dst;
 
-    dst = machine_start(qtest_initf("-machine q35 -smp 2 -incoming %s", uri));
+    dst = machine_start(qtest_initf("-machine q35 -smp 2 -global "
+                                    "ICH9-LPC.x-smi-sts-apm=on -incoming %s",
+                                    uri));
     negotiate(src, SMI_F_BROADCAST | SMI_F_CPU_HOTPLUG);
     set_smi_en(src, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN);
     qtest_outb(src->qts, ICH9_APM_CNT_IOPORT, 0x42);

@@ -21,10 +21,32 @@
  */
 #define GEN_PMCON_3_SWSMI_RATE_SEL_SHIFT 6
 
-/* SMI_STS.APM_STS: set by an APM SMI, cleared by writing 1 */
-static void test_smi_sts_apm_set_and_clear(void)
+/*
+ * By default SMI_STS does not report APM SMIs: upstream's never does, and
+ * SMI handlers written for QEMU take any bit there for a timer's.
+ */
+static void test_smi_sts_apm_not_reported_by_default(void)
 {
     Machine *m = machine_start(qtest_init("-machine q35"));
+
+    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN);
+    qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x77);
+    g_assert_cmpuint(smi_count(m, 0, "x-smi-injected"), ==, 1);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    /* and the bit cannot be set from the guest either */
+    qtest_outl(m->qts, SMI_STS, ICH9_PMIO_SMI_STS_APM_STS);
+    g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
+    machine_stop(m);
+}
+
+/*
+ * With x-smi-sts-apm=on, SMI_STS.APM_STS is set by an APM SMI and cleared
+ * by writing 1, as on ICH9.
+ */
+static void test_smi_sts_apm_set_and_clear(void)
+{
+    Machine *m = machine_start(qtest_init("-machine q35 "
+                                          "-global ICH9-LPC.x-smi-sts-apm=on"));
 
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN);
     g_assert_cmphex(qtest_inl(m->qts, SMI_STS), ==, 0);
@@ -118,7 +140,8 @@ static void test_periodic_timer_periods(void)
  */
 static void test_timer_sts_write_1_to_clear(void)
 {
-    Machine *m = machine_start(qtest_init("-machine q35"));
+    Machine *m = machine_start(qtest_init("-machine q35 "
+                                          "-global ICH9-LPC.x-smi-sts-apm=on"));
     int64_t deadline;
 
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN |
@@ -210,25 +233,50 @@ static void test_timer_gbl_smi_en_gates(void)
     machine_stop(m);
 }
 
+enum {
+    TIMER_SMI_NOT_NEGOTIATED,
+    TIMER_SMI_NEGOTIATED,
+    TIMER_SMI_NEGOTIATED_BROADCAST_ON,
+};
+
 /*
- * Without negotiated broadcast a timer SMI goes to the BSP; with it, to
- * every vCPU, as APM SMIs do (docs/specs/ich9-smi.rst says why).
+ * A timer SMI goes to the BSP, also once broadcast was negotiated (the
+ * feature speaks of APM SMIs), unless x-smi-timer-broadcast=on, which
+ * sends it to every vCPU then (docs/specs/ich9-smi.rst says why).
  */
 static void test_timer_delivery(const void *opaque)
 {
-    bool broadcast = GPOINTER_TO_INT(opaque);
-    Machine *m = machine_start(qtest_init("-machine q35 -smp 3"));
+    int mode = GPOINTER_TO_INT(opaque);
+    bool everyone = mode == TIMER_SMI_NEGOTIATED_BROADCAST_ON;
+    Machine *m = machine_start(qtest_initf(
+        "-machine q35 -smp 3 -global ICH9-LPC.x-smi-timer-broadcast=%s",
+        everyone ? "on" : "off"));
     int i;
 
-    if (broadcast) {
+    if (mode != TIMER_SMI_NOT_NEGOTIATED) {
         negotiate(m, SMI_F_BROADCAST);
     }
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN);
     qtest_clock_step(m->qts, 1500000);
     for (i = 0; i < m->ncpus; i++) {
-        g_assert_cmpuint(timer_smis(m, i), ==, broadcast || i == 0);
+        g_assert_cmpuint(timer_smis(m, i), ==, everyone || i == 0);
         g_assert_cmpuint(smi_count(m, i, "x-smi-injected"), ==,
-                         broadcast || i == 0);
+                         everyone || i == 0);
+    }
+    machine_stop(m);
+}
+
+/* Without a negotiated broadcast, x-smi-timer-broadcast=on changes nothing */
+static void test_timer_broadcast_needs_negotiation(void)
+{
+    Machine *m = machine_start(qtest_init(
+        "-machine q35 -smp 3 -global ICH9-LPC.x-smi-timer-broadcast=on"));
+    int i;
+
+    set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_SWSMI_EN);
+    qtest_clock_step(m->qts, 1500000);
+    for (i = 0; i < m->ncpus; i++) {
+        g_assert_cmpuint(timer_smis(m, i), ==, i == 0);
     }
     machine_stop(m);
 }
@@ -268,6 +316,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
+    qtest_add_func("/ich9-smi/smi-sts/apm-not-reported-by-default",
+                   test_smi_sts_apm_not_reported_by_default);
     qtest_add_func("/ich9-smi/smi-sts/apm-set-and-clear",
                    test_smi_sts_apm_set_and_clear);
     qtest_add_func("/ich9-smi/timer/swsmi-rates", test_swsmi_timer_rates);
@@ -281,10 +331,17 @@ int main(int argc, char **argv)
                    test_timer_gbl_smi_en_ignored_by_default);
     qtest_add_func("/ich9-smi/timer/gbl-smi-en-gates",
                    test_timer_gbl_smi_en_gates);
-    qtest_add_data_func("/ich9-smi/timer/delivery/bsp", GINT_TO_POINTER(0),
+    qtest_add_data_func("/ich9-smi/timer/delivery/bsp",
+                        GINT_TO_POINTER(TIMER_SMI_NOT_NEGOTIATED),
+                        test_timer_delivery);
+    qtest_add_data_func("/ich9-smi/timer/delivery/bsp-when-negotiated",
+                        GINT_TO_POINTER(TIMER_SMI_NEGOTIATED),
                         test_timer_delivery);
     qtest_add_data_func("/ich9-smi/timer/delivery/broadcast",
-                        GINT_TO_POINTER(1), test_timer_delivery);
+                        GINT_TO_POINTER(TIMER_SMI_NEGOTIATED_BROADCAST_ON),
+                        test_timer_delivery);
+    qtest_add_func("/ich9-smi/timer/delivery/broadcast-needs-negotiation",
+                   test_timer_broadcast_needs_negotiation);
     qtest_add_func("/ich9-smi/timer/reset-stops", test_timer_reset_stops);
     qtest_add_func("/ich9-smi/timer/compat-pc-q35-9.1",
                    test_timer_compat_pc_q35_9_1);

@@ -68,6 +68,21 @@ typedef struct ICH9SMIState {
      */
     bool gbl_smi_en_gates;
 
+    /*
+     * Property x-smi-sts-apm: an APM SMI sets SMI_STS.APM_STS, as on ICH9.
+     * Off by default: upstream QEMU's SMI_STS never shows it, and SMI
+     * handlers written for QEMU may take any set bit for a timer's.
+     */
+    bool apm_sts_in_smi_sts;
+
+    /*
+     * Property x-smi-timer-broadcast: once broadcast is negotiated, timer
+     * SMIs reach every vCPU, as SMI# does on ICH9.  Off by default: the
+     * negotiated feature covers APM SMIs, and upstream QEMU gives timer
+     * SMIs to the BSP whatever was negotiated.
+     */
+    bool timer_smi_broadcast;
+
     /* SWSMI_TMR_EN and PERIODIC_EN run these */
     ICH9SMITimers timers;
 
@@ -78,7 +93,6 @@ typedef struct ICH9SMIState {
     bool smm_enabled;
     ACPIREGS *acpi_regs;                /* PM1_CNT.SCI_EN for ACPI enable */
     const TCOIORegs *tco;               /* TCO1_CNT.TCO_LOCK locks TCO_EN */
-    int64_t last_error_log_ms;
     MemoryRegion apm_io;
     MemoryRegion smi_io;
 } ICH9SMIState;
