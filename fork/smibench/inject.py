@@ -134,5 +134,5 @@ def bench_inject(opts, res):
     for row in res.rows:
         if row['section'] == 'inject':
             row['notes'].append('fork: every write counted as a broadcast '
-                                'on every vCPU (query-smi)')
+                                'on every vCPU (x-query-smi)')
             break

@@ -108,7 +108,7 @@ def prepare_variable(g):
 
 
 def smi_counts(g):
-    return {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
+    return {c['cpu-index']: c for c in g.cmd('x-query-smi')['cpus']}
 
 
 def smi_delta(before, after):

@@ -85,7 +85,7 @@ class Timeline:
         return max(done, key=lambda r: r.latency) if done else None
 
     def per_cpu(self):
-        """What each vCPU received and did, as query-smi counts it."""
+        """What each vCPU received and did, as x-query-smi counts it."""
         out = {}
         for cpu in self.cpus:
             stays = self.stays.get(cpu, [])

@@ -440,7 +440,7 @@ bool ich9_smi_cpu_hotplug_allowed(const ICH9SMIState *s, bool unplug,
     return false;
 }
 
-/* Read-only QOM view of the state, for query-smi and tests */
+/* Read-only QOM view of the state, for x-query-smi and tests */
 
 static void ich9_smi_get_requested(Object *obj, Visitor *v, const char *name,
                                    void *opaque, Error **errp)
@@ -482,7 +482,7 @@ static void ich9_smi_get_periodic_deadline(Object *obj, Visitor *v,
 
 /*
  * Bit names of the ICH9 datasheet (82801I, PMBASE + 0x30 and + 0x34), for
- * query-smi and info smi.  SMI_EN stores every bit; SMI_STS reads back
+ * x-query-smi and info smi.  SMI_EN stores every bit; SMI_STS reads back
  * only the bits this model sets.
  */
 static const char *const smi_en_bit_names[32] = {

@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Per-vCPU SMI accounting and SMM state, and the query-smi / info smi
+ * Per-vCPU SMI accounting and SMM state, and the x-query-smi / info smi
  * commands that show them next to the chipset's SMI state.
  *
  * Why here and not in the chipset: SMIs reach a vCPU from several devices
@@ -21,6 +21,7 @@
 #include "qapi/visitor.h"
 #include "qapi/qapi-commands-smi-target.h"
 #include "qom/object.h"
+#include "monitor/hmp.h"
 #include "monitor/hmp-target.h"
 #include "monitor/monitor.h"
 #include "hw/core/cpu.h"
@@ -241,7 +242,7 @@ void x86_cpu_class_add_smi_stats_properties(ObjectClass *oc)
         "Times this vCPU entered SMM (TCG's count, KVM's MSR_SMI_COUNT)");
 }
 
-/* query-smi, info smi */
+/* x-query-smi, info smi */
 
 /* The chipset names the bits set in a register as "NAME1,NAME2" */
 static strList *get_bit_names(Object *lpc, const char *prop, Error **errp)
@@ -359,7 +360,7 @@ static void query_smm_state(X86CPU *cpu, int64_t now, SmiCpuInfo *c)
     c->halted = qatomic_read(&cs->halted) || c->wait_for_sipi;
 }
 
-SmiInfo *qmp_query_smi(Error **errp)
+SmiInfo *qmp_x_query_smi(Error **errp)
 {
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     SmiChipsetInfo *chipset;
@@ -485,12 +486,10 @@ static void hmp_print_smm_state(Monitor *mon, SmiInfo *info)
 void hmp_info_smi(Monitor *mon, const QDict *qdict)
 {
     Error *err = NULL;
-    g_autoptr(SmiInfo) info = qmp_query_smi(&err);
+    g_autoptr(SmiInfo) info = qmp_x_query_smi(&err);
     SmiCpuInfoList *l;
 
-    if (!info) {
-        monitor_printf(mon, "%s\n", error_get_pretty(err));
-        error_free(err);
+    if (hmp_handle_error(mon, err)) {
         return;
     }
     if (info->chipset) {

@@ -172,7 +172,7 @@ class Stress:
                               % (sorted(expected), sorted(qemu)))
         deadline = time.monotonic() + SMM_SETTLE_S
         while True:
-            cpus = self.g.cmd('query-smi')['cpus']
+            cpus = self.g.cmd('x-query-smi')['cpus']
             in_smm = [c['cpu-index'] for c in cpus if c['in-smm']]
             if not in_smm:
                 break

@@ -55,7 +55,7 @@ def require(build):
 
 
 def per_cpu_smm_entries(vm):
-    return [c['smm-entries'] for c in vm.cmd('query-smi')['cpus']]
+    return [c['smm-entries'] for c in vm.cmd('x-query-smi')['cpus']]
 
 
 def boot_linux(test, vcpus, firmware):
@@ -76,7 +76,7 @@ def boot_linux(test, vcpus, firmware):
 
 def seabios_boot(test, vcpus):
     g = boot_linux(test, vcpus, 'seabios')
-    chip = g.cmd('query-smi')['chipset']
+    chip = g.cmd('x-query-smi')['chipset']
     # SeaBIOS negotiates nothing, enables APM SMIs globally and relocates
     # the BSP's SMBASE with one SMI of its own
     assert chip['negotiated-features'] == 0, chip
@@ -88,7 +88,7 @@ def seabios_boot(test, vcpus):
 
 def ovmf_linux(test, vcpus, build):
     g = boot_linux(test, vcpus, build)
-    chip = g.cmd('query-smi')['chipset']
+    chip = g.cmd('x-query-smi')['chipset']
     assert chip['negotiated-features'] == 0x7, chip
     assert all(n > 0 for n in per_cpu_smm_entries(g)), g.smi_table()
     return g
@@ -193,7 +193,7 @@ def ia32_shell(test, vcpus, build, script, vars_file=None):
     vm.launch()
     vm.wait_for('the UEFI shell to run startup.nsh',
                 lambda: 'FORK-MATRIX-DONE' in vm.console(), SHELL_TIMEOUT)
-    chip = vm.cmd('query-smi')['chipset']
+    chip = vm.cmd('x-query-smi')['chipset']
     assert chip['negotiated-features'] == 0x7, chip
     entries = per_cpu_smm_entries(vm)
     assert len(entries) == vcpus and all(n > 0 for n in entries), entries

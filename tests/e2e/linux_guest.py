@@ -138,7 +138,7 @@ def free_slot(g):
 
 
 def smi_by_index(g):
-    return {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
+    return {c['cpu-index']: c for c in g.cmd('x-query-smi')['cpus']}
 
 
 def cpu_add(g, dev_id):

@@ -9,7 +9,7 @@
 # q35,smm=on.  The per-vCPU SMI counters show the hotplug SMI reached
 # every vCPU, the new one included; with the hotplug features switched
 # off, QMP refuses with an error naming the feature; with the SMI/INIT fix
-# switched off, the hang's signature shows in query-smi and the SMM
+# switched off, the hang's signature shows in x-query-smi and the SMM
 # watchdog.
 # check-timeout: 600
 
@@ -36,7 +36,7 @@ def watchdog(ms):
 class CpuHotplugLinuxGuest(e2e.Test):
     def test_hotplug_smi_counted_on_every_vcpu(self):
         g = boot(self, *watchdog(HEALTHY_WATCHDOG_MS))
-        chip = g.cmd('query-smi')['chipset']
+        chip = g.cmd('x-query-smi')['chipset']
         assert chip['negotiated-features'] == 0x7, chip
 
         before = smi_by_index(g)
@@ -58,7 +58,7 @@ class CpuHotplugLinuxGuest(e2e.Test):
     def test_hang_signature_without_the_fix(self):
         """
         The hang patch 0007 fixes, brought back with its test-only switch,
-        as query-smi and the SMM watchdog show it: after device_add, CPUs 0
+        as x-query-smi and the SMM watchdog show it: after device_add, CPUs 0
         and 1 stay in SMM (OVMF waits for the new CPU), each reported once;
         the new CPU is out of SMM at the default SMBASE, never relocated: it
         got two SMIs (the hotplug broadcast, the relocation IPI), entered SMM
@@ -73,8 +73,8 @@ class CpuHotplugLinuxGuest(e2e.Test):
         g.wait_for('both boot CPUs reported by the SMM watchdog',
                    lambda: len(g.events_named('SMM_WATCHDOG')) >= 2,
                    FREEZE_TIMEOUT)
-        info = g.cmd('query-smi')
-        self.diag.append(lambda: 'query-smi: %r' % info)
+        info = g.cmd('x-query-smi')
+        self.diag.append(lambda: 'x-query-smi: %r' % info)
         cpus = {c['cpu-index']: c for c in info['cpus']}
         for i in (0, 1):
             assert cpus[i]['in-smm'], cpus[i]
@@ -92,7 +92,7 @@ class CpuHotplugLinuxGuest(e2e.Test):
             cpu = cpus[e['data']['cpu-index']]
             assert e['data']['smbase'] == cpu['smbase'], (e, cpu)
         # still there later, each stay reported once
-        later = {c['cpu-index']: c for c in g.cmd('query-smi')['cpus']}
+        later = {c['cpu-index']: c for c in g.cmd('x-query-smi')['cpus']}
         for i in (0, 1):
             assert later[i]['smm-entered-ns'] == cpus[i]['smm-entered-ns']
             assert later[i]['smm-duration-ns'] > cpus[i]['smm-duration-ns']
@@ -101,7 +101,7 @@ class CpuHotplugLinuxGuest(e2e.Test):
     def test_plug_refused_without_hotplug_feature(self):
         g = boot(self, '-global', 'ICH9-LPC.x-smi-cpu-hotplug=off',
                  '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
-        chip = g.cmd('query-smi')['chipset']
+        chip = g.cmd('x-query-smi')['chipset']
         assert chip['negotiated-features'] == 0x1, chip
         try:
             g.cmd('device_add', driver=CPU_TYPE, id='refused',
@@ -116,7 +116,7 @@ class CpuHotplugLinuxGuest(e2e.Test):
 
     def test_unplug_refused_without_hotunplug_feature(self):
         g = boot(self, '-global', 'ICH9-LPC.x-smi-cpu-hotunplug=off')
-        chip = g.cmd('query-smi')['chipset']
+        chip = g.cmd('x-query-smi')['chipset']
         assert chip['negotiated-features'] == 0x3, chip
         index = cpu_add(g, 'stays')
         try:

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # End-to-end, a real guest under KVM: Debian's OVMF build without SMM
-# boots the Linux guest on q35 with -accel kvm, and query-smi answers
+# boots the Linux guest on q35 with -accel kvm, and x-query-smi answers
 # from KVM's state (no SMM: nothing in SMM, no apic count).  Where the
 # host's KVM cannot run that firmware at all -- this machine's stops the
 # vCPU with 'KVM internal error' on OVMF's first x87 instruction -- the
@@ -77,7 +77,7 @@ class KvmLinuxGuest(e2e.Test):
         self.addCleanup(g.shutdown)
         self.diag.append(lambda: 'console tail:\n' + g.console_tail())
         assert g.run('cat /sys/devices/system/cpu/online').strip() == '0-1'
-        info = g.cmd('query-smi')
+        info = g.cmd('x-query-smi')
         assert info['chipset']['negotiated-features'] == 0, info['chipset']
         for c in info['cpus']:
             assert not c['in-smm'] and 'apic' not in c, c

@@ -6,7 +6,7 @@
 # starts q35 without smm=on.
 #   - both emulators offer KVM;
 #   - a guest of our own (smm-guest/kvm-apm.s, real-mode integer code)
-#     runs under KVM, and query-smi / info smi answer from KVM's state:
+#     runs under KVM, and x-query-smi / info smi answer from KVM's state:
 #     the AP waits for SIPI in the kernel's vCPU state, the SMI counts of
 #     the in-kernel local APICs are absent (not 0), SMM entries are KVM's
 #     MSR_SMI_COUNT, the SMM watchdog says it needs TCG;
@@ -83,14 +83,14 @@ class Kvm(e2e.Test):
 
     def test_kvm_guest_query_smi(self):
         """
-        Under KVM query-smi reads what the kernel knows and marks what it
+        Under KVM x-query-smi reads what the kernel knows and marks what it
         cannot know: no 'apic' count, the in-kernel wait-for-SIPI of the AP.
         """
         need_kvm()
         seen = {}
 
         def inspect(vm):
-            seen['smi'] = vm.cmd('query-smi')
+            seen['smi'] = vm.cmd('x-query-smi')
             seen['hmp'] = vm.cmd('human-monitor-command',
                                  **{'command-line': 'info smi'})
             seen['entries'] = vm.qom_get('/machine/unattached/device[0]',
@@ -109,7 +109,7 @@ class Kvm(e2e.Test):
                                       '-smp', '2', '-global',
                                       'ICH9-LPC.smm-watchdog-ms=100'],
                                 'kvm-apm', inspect=inspect)
-        self.diag.append(lambda: 'query-smi: %s' % seen.get('smi'))
+        self.diag.append(lambda: 'x-query-smi: %s' % seen.get('smi'))
         self.diag.append(lambda: 'info smi:\n%s' % seen.get('hmp'))
         assert reports(raw) == [('A', APM_STS), ('E', 0)], reports(raw)
 

@@ -5,7 +5,7 @@
 # QEMU as <emulator> of a TCG domain with <smm state='on'/>, the secure
 # OVMF loader with its own variable store, a TPM 2.0 (tpm-crb on the
 # swtpm libvirt starts) and the test guest's kernel:
-# define, start, the firmware negotiates 0x7 (query-smi through virsh),
+# define, start, the firmware negotiates 0x7 (x-query-smi through virsh),
 # 'virsh setvcpus --live 2' and the guest onlines the CPU, 'setvcpus
 # --live 1' unplugs it through the firmware (upstream 10.0 never sends
 # the DEVICE_DELETED libvirt waits for, so libvirt reports a timeout and
@@ -93,7 +93,7 @@ class LibvirtSmmLinuxGuest(e2e.Test):
         dom.define()
         libvirt_host.virsh('start', dom.name)
         wait_console(dom, r'GUEST-READY cpus=1', timeout=BOOT_TIMEOUT)
-        chip = dom.qmp('query-smi')['chipset']
+        chip = dom.qmp('x-query-smi')['chipset']
         assert chip['negotiated-features'] == 0x7, chip
         assert dom.vcpus() == 1
         assert_tpm(dom)
@@ -112,7 +112,7 @@ class LibvirtSmmLinuxGuest(e2e.Test):
                          libvirt_host.virsh('dominfo', dom.name))
         start = len(dom.console())
         libvirt_host.virsh('start', dom.name)
-        chip = dom.qmp('query-smi')['chipset']
+        chip = dom.qmp('x-query-smi')['chipset']
         assert chip['features-ok'] and chip['negotiated-features'] == 0x7, chip
         assert_tpm(dom)
         # the restored guest runs on: it onlines a CPU added after restore

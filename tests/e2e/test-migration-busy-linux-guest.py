@@ -169,7 +169,7 @@ class MigrationBusyLinuxGuest(e2e.Test):
             'cat /sys/devices/system/cpu/online').strip() == '0-2',
             linux_guest.ONLINE_TIMEOUT, 1)
         # OVMF relocated the new CPU's SMBASE, on one side or the other
-        smbases = [c['smbase'] for c in dst.cmd('query-smi')['cpus']]
+        smbases = [c['smbase'] for c in dst.cmd('x-query-smi')['cpus']]
         assert len(set(smbases)) == 3, ['0x%x' % s for s in smbases]
         b.finish()
 
@@ -185,13 +185,13 @@ class MigrationBusyLinuxGuest(e2e.Test):
             vm.qtest('outl 0x%x 0x%x' % (pmbase + 0x30,
                                          vm.inl(pmbase + 0x30) |
                                          SWSMI_TMR_EN))
-            chip = vm.cmd('query-smi')['chipset']
+            chip = vm.cmd('x-query-smi')['chipset']
             assert 'SWSMI_TMR_EN' in chip['smi-en-bits'], chip
             assert chip.get('swsmi-timer-deadline') is not None, chip
         dst = b.hop(forkvm.QEMU, 'fork', before_migrate=arm)
         dst.wait_for('a software SMI timer expiry on the destination',
                      lambda: sum(c['timer'] for c in
-                                 dst.cmd('query-smi')['cpus']), 30)
+                                 dst.cmd('x-query-smi')['cpus']), 30)
         pmbase = dst.pci_cfg_readl(LPC_DEVFN, 0x40) & 0xff80
         dst.cmd('stop')
         dst.qtest('outl 0x%x 0x%x' % (pmbase + 0x30,

@@ -78,7 +78,7 @@ def migrate_linux_guest(src_qemu, dst_qemu, test, machine_type):
     dst.run('kill %1')
     assert 'GUEST-EFIVAR-FAILED' not in src.console() + dst.console()
     if dst_qemu == forkvm.QEMU:
-        entries = [c['smm-entries'] for c in dst.cmd('query-smi')['cpus']]
+        entries = [c['smm-entries'] for c in dst.cmd('x-query-smi')['cpus']]
         assert all(n > 0 for n in entries), entries
 
 

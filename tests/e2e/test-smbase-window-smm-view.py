@@ -49,7 +49,7 @@ class SmbaseWindowSmmView(e2e.Test):
                     ('o', 0xff),    # ... also where SMM just wrote
                     ('D', 0x00),
                 ], reports(raw)
-                cpu = vm.cmd('query-smi')['cpus'][0]
+                cpu = vm.cmd('x-query-smi')['cpus'][0]
                 assert cpu['smm-entries'] == 1, cpu
                 assert cpu['apm-unicast'] == 1, cpu
 

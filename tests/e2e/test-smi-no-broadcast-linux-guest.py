@@ -53,7 +53,7 @@ def only_online(g, cpu):
 def smm_entries(g, fork):
     if not fork:
         return None
-    return [c['smm-entries'] for c in g.cmd('query-smi')['cpus']]
+    return [c['smm-entries'] for c in g.cmd('x-query-smi')['cpus']]
 
 
 def variable_round_trip(g, name):

@@ -5,7 +5,7 @@
 # Debian's OVMF SMM build boots to the UEFI shell on 2 vCPUs with QEMU's
 # SMI trace events on; then the VM stops, and what the timeline drew from
 # the trace -- SMIs raised per vCPU and source, SMM entries -- must be
-# exactly what query-smi counted, every rendezvous must cover its stays,
+# exactly what x-query-smi counted, every rendezvous must cover its stays,
 # and the picture must have a lane per vCPU.
 # check-timeout: 300
 
@@ -42,9 +42,9 @@ class SmiTimelineOvmf(e2e.Test):
             vm.wait_for('the UEFI shell', lambda: 'Shell>' in vm.console(),
                         240)
             vm.cmd('stop')
-            info = vm.cmd('query-smi')
+            info = vm.cmd('x-query-smi')
             vm.shutdown()
-            self.diag.append(lambda: 'query-smi: %r' % info)
+            self.diag.append(lambda: 'x-query-smi: %r' % info)
 
             out = os.path.join(tmp, 'tl')
             proc = subprocess.run([CLI, log, '-o', out], text=True,

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# End-to-end, a guest of our own under TCG: what query-smi, 'info smi' and
+# End-to-end, a guest of our own under TCG: what x-query-smi, 'info smi' and
 # the SMM watchdog show when firmware hangs in SMM.  smm-guest/smm-hang.s
 # raises an APM SMI on the bootstrap processor and its handler never
 # returns; the application processor waits for SIPI.  Time here is the
-# virtual clock, which query-smi reports, so no check depends on how fast
+# virtual clock, which x-query-smi reports, so no check depends on how fast
 # the host is.
 # check-timeout: 180
 
@@ -39,7 +39,7 @@ def hung_guest(tmp, *extra):
 
 
 def cpus(vm):
-    info = vm.cmd('query-smi')
+    info = vm.cmd('x-query-smi')
     return info, {c['cpu-index']: c for c in info['cpus']}
 
 
@@ -51,7 +51,7 @@ def wait_in_smm(vm):
 def wait_vclock(vm, until_ns):
     """Until the guest's virtual clock reaches until_ns; bounded."""
     vm.wait_for('the virtual clock to pass %d ns' % until_ns,
-                lambda: vm.cmd('query-smi')['vclock-ns'] >= until_ns, 30,
+                lambda: vm.cmd('x-query-smi')['vclock-ns'] >= until_ns, 30,
                 interval=0.05)
 
 
@@ -72,7 +72,7 @@ class SmmHangDiagnosis(e2e.Test):
             try:
                 vm.launch()
                 info, c = wait_in_smm(vm)
-                self.diag.append(lambda: 'query-smi: %r' % info)
+                self.diag.append(lambda: 'x-query-smi: %r' % info)
                 with open(os.path.join(tmp, 'debugcon'), 'rb') as f:
                     assert f.read() == b'R\x00'    # the guest's one report
                 hung, ap = c[0], c[1]

@@ -172,12 +172,12 @@ class SmmPauseLoop(SmmGuestTest):
     TCG, only there, and stays in SMM where it was; an OS's PAUSE loop
     (pause-spin.s) never yields.  The trace event x86_smm_pause_yield in
     the -D log counts the yields (the log trace backend, as configure
-    builds by default).  Time is the virtual clock (query-smi's
+    builds by default).  Time is the virtual clock (x-query-smi's
     vclock-ns): no check depends on the host's speed.
     """
 
     def spin(self, guest, accel, in_smm=True):
-        """Run guest, watch CPU 0 spin; its yields, and query-smi's CPU 0."""
+        """Run guest, watch CPU 0 spin; its yields, and x-query-smi's CPU 0."""
         log = self.scratch_file('trace.log')
         self.launch_guest(self.build_guest(guest), accel, '-machine',
                           'smm=on', '-smp', '2',
@@ -186,8 +186,8 @@ class SmmPauseLoop(SmmGuestTest):
         while self.cpu0()['in-smm'] != in_smm:
             self.assertLess(time.monotonic(), deadline, 'CPU 0 never spun')
             time.sleep(0.05)
-        end = self.vm.cmd('query-smi')['vclock-ns'] + PAUSE_WATCH_NS
-        while self.vm.cmd('query-smi')['vclock-ns'] < end:
+        end = self.vm.cmd('x-query-smi')['vclock-ns'] + PAUSE_WATCH_NS
+        while self.vm.cmd('x-query-smi')['vclock-ns'] < end:
             self.assertLess(time.monotonic(), deadline,
                             'the virtual clock stood still')
             time.sleep(0.05)
@@ -198,7 +198,7 @@ class SmmPauseLoop(SmmGuestTest):
         return yields, cpu
 
     def cpu0(self):
-        return self.vm.cmd('query-smi')['cpus'][0]
+        return self.vm.cmd('x-query-smi')['cpus'][0]
 
     def test_spin_in_smm_yields(self):
         yields, cpu = self.spin('smm-hang', 'tcg,thread=multi')

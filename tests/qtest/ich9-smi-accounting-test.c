@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * QTest of the per-vCPU SMI accounting and the SMM diagnosis that come
- * with the ICH9 SMI block: query-smi and HMP 'info smi' (counters, the
+ * with the ICH9 SMI block: x-query-smi and HMP 'info smi' (counters, the
  * chipset's registers with their bits named, each vCPU's SMM state),
  * counters across reset, machines without the block, and read-only QOM
  * properties.  What the SMM watchdog reports of a vCPU stuck in SMM needs
@@ -17,7 +17,7 @@
 #include "hw/pci-host/q35.h"
 #include "ich9-smi-common.h"
 
-/* query-smi reports the chipset and every vCPU */
+/* x-query-smi reports the chipset and every vCPU */
 static void test_query_smi(void)
 {
     Machine *m = machine_start(qtest_init("-machine q35 -smp 2 -global "
@@ -29,7 +29,7 @@ static void test_query_smi(void)
     set_smi_en(m, ICH9_PMIO_SMI_EN_GBL_SMI_EN | ICH9_PMIO_SMI_EN_APMC_EN);
     qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x99);
 
-    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    resp = qtest_qmp(m->qts, "{ 'execute': 'x-query-smi' }");
     ret = qdict_get_qdict(resp, "return");
     g_assert(ret);
     chipset = qdict_get_qdict(ret, "chipset");
@@ -75,7 +75,7 @@ static void assert_bit_names(QDict *chipset, const char *key,
 /*
  * The diagnosis fields: the chipset's last APM command and named bits;
  * per vCPU the SMM state.  The qtest accelerator runs no guest code, so
- * an SMI raised here stays latched, which is exactly what query-smi
+ * an SMI raised here stays latched, which is exactly what x-query-smi
  * must show; the application processor waits for SIPI.
  */
 static void test_query_smi_diagnosis(void)
@@ -92,7 +92,7 @@ static void test_query_smi_diagnosis(void)
     QListEntry *e;
     int i = 0;
 
-    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    resp = qtest_qmp(m->qts, "{ 'execute': 'x-query-smi' }");
     chipset = qdict_get_qdict(qdict_get_qdict(resp, "return"), "chipset");
     assert_bit_names(chipset, "smi-en-bits", none);
     assert_bit_names(chipset, "smi-sts-bits", none);
@@ -105,7 +105,7 @@ static void test_query_smi_diagnosis(void)
     qtest_outb(m->qts, ICH9_APM_STS_IOPORT, 0x42);
     qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x99);
 
-    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    resp = qtest_qmp(m->qts, "{ 'execute': 'x-query-smi' }");
     ret = qdict_get_qdict(resp, "return");
     g_assert_cmpint(qdict_get_int(ret, "vclock-ns"), >=, 0);
     chipset = qdict_get_qdict(ret, "chipset");
@@ -188,7 +188,7 @@ static void test_query_smi_without_ich9(void)
 
     for (i = 0; i < ARRAY_SIZE(cases); i++) {
         QTestState *qts = qtest_init(cases[i].args);
-        QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-smi' }");
+        QDict *resp = qtest_qmp(qts, "{ 'execute': 'x-query-smi' }");
         QDict *ret = qdict_get_qdict(resp, "return");
         g_autofree char *out = NULL;
 
@@ -247,13 +247,13 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
 
-    qtest_add_func("/ich9-smi/accounting/query-smi-diagnosis",
+    qtest_add_func("/ich9-smi/accounting/x-query-smi-diagnosis",
                    test_query_smi_diagnosis);
-    qtest_add_func("/ich9-smi/accounting/query-smi", test_query_smi);
+    qtest_add_func("/ich9-smi/accounting/x-query-smi", test_query_smi);
     qtest_add_func("/ich9-smi/accounting/hmp-info-smi", test_hmp_info_smi);
     qtest_add_func("/ich9-smi/accounting/counters-survive-reset",
                    test_counters_survive_reset);
-    qtest_add_func("/ich9-smi/accounting/query-smi-without-ich9",
+    qtest_add_func("/ich9-smi/accounting/x-query-smi-without-ich9",
                    test_query_smi_without_ich9);
     qtest_add_func("/ich9-smi/accounting/properties-read-only",
                    test_smi_properties_read_only);

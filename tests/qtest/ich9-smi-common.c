@@ -122,10 +122,10 @@ int64_t clock_now(Machine *m)
     return qtest_clock_step(m->qts, 1);
 }
 
-/* The timer's next expiry from query-smi, -1 when stopped */
+/* The timer's next expiry from x-query-smi, -1 when stopped */
 int64_t timer_deadline(Machine *m, const char *member)
 {
-    QDict *resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    QDict *resp = qtest_qmp(m->qts, "{ 'execute': 'x-query-smi' }");
     QDict *chipset = qdict_get_qdict(qdict_get_qdict(resp, "return"),
                                      "chipset");
     int64_t deadline = qdict_haskey(chipset, member) ?

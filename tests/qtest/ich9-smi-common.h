@@ -4,7 +4,7 @@
  * Helpers shared by the ich9-smi-*-test qtests: a q35 machine set up as
  * firmware leaves it (PMBASE and ACPI enable in the LPC config space),
  * the etc/smi fw_cfg files by selector I/O and by DMA, and readers of the
- * per-vCPU SMI accounting and of query-smi (docs/specs/ich9-smi.rst).
+ * per-vCPU SMI accounting and of x-query-smi (docs/specs/ich9-smi.rst).
  * The register constants come from the hw headers.
  *
  * Copyright (c) 2026 The Q35 SMM fork authors
@@ -57,7 +57,7 @@ uint64_t smi_count(Machine *m, int cpu, const char *prop);
 uint64_t lpc_prop(Machine *m, const char *prop);
 uint64_t *smi_snapshot(Machine *m);
 
-/* query-smi: a timer's next expiry; the virtual clock */
+/* x-query-smi: a timer's next expiry; the virtual clock */
 int64_t timer_deadline(Machine *m, const char *member);
 int64_t clock_now(Machine *m);
 uint64_t timer_smis(Machine *m, int cpu);

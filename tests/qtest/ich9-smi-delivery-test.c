@@ -716,7 +716,7 @@ static void test_smi_during_cpu_unplug(void)
     before = smi_snapshot(m);
     qtest_outb(m->qts, ICH9_APM_CNT_IOPORT, 0x04);
     g_assert_cmpuint(smi_count(m, 0, "x-smi-injected"), ==, before[0] + 1);
-    resp = qtest_qmp(m->qts, "{ 'execute': 'query-smi' }");
+    resp = qtest_qmp(m->qts, "{ 'execute': 'x-query-smi' }");
     g_assert_cmpint(qlist_size(qdict_get_qlist(qdict_get_qdict(resp,
                                                               "return"),
                                                "cpus")), ==, 1);
