@@ -17,6 +17,7 @@
 #include "qemu/log.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
+#include "qapi/util.h"
 #include "qapi/visitor.h"
 #include "hw/core/cpu.h"
 #include "hw/isa/ich9_smi.h"
@@ -440,7 +441,64 @@ bool ich9_smi_cpu_hotplug_allowed(const ICH9SMIState *s, bool unplug,
     return false;
 }
 
-/* Read-only QOM view of the state, for x-query-smi and tests */
+/* The chipset half of x-query-smi and info smi */
+
+/*
+ * Bit names of the ICH9 datasheet (82801I, PMBASE + 0x30 and + 0x34), for
+ * x-query-smi and info smi.  SMI_EN stores every bit; SMI_STS reads back
+ * only the bits this model sets.
+ */
+static const char *const smi_en_bit_names[32] = {
+    [0] = "GBL_SMI_EN", [1] = "EOS", [2] = "BIOS_EN",
+    [3] = "LEGACY_USB_EN", [4] = "SLP_SMI_EN", [5] = "APMC_EN",
+    [6] = "SWSMI_TMR_EN", [7] = "BIOS_RLS", [11] = "MCSMI_EN",
+    [13] = "TCO_EN", [14] = "PERIODIC_EN", [17] = "LEGACY_USB2_EN",
+    [18] = "INTEL_USB2_EN", [27] = "GPIO_UNLOCK_SMI_EN",
+};
+
+static const char *const smi_sts_bit_names[32] = {
+    [5] = "APM_STS", [6] = "SWSMI_TMR_STS", [14] = "PERIODIC_STS",
+};
+
+static strList *bit_names(uint32_t val, const char *const names[32])
+{
+    strList *list = NULL, **tail = &list;
+    int bit;
+
+    for (bit = 0; bit < 32; bit++) {
+        if (val & BIT(bit)) {
+            QAPI_LIST_APPEND(tail, names[bit] ? g_strdup(names[bit]) :
+                                   g_strdup_printf("bit %d", bit));
+        }
+    }
+    return list;
+}
+
+SmiChipsetInfo *ich9_smi_query(const ICH9SMIState *s)
+{
+    SmiChipsetInfo *info = g_new0(SmiChipsetInfo, 1);
+    int64_t deadline;
+
+    info->host_features = s->host_features;
+    info->requested_features = ich9_smi_requested(s);
+    info->features_ok = s->features_ok;
+    info->negotiated_features = s->negotiated_features;
+    info->apm_cnt = s->apm_cnt;
+    info->apm_sts = s->apm_sts;
+    info->smi_en = s->smi_en;
+    info->smi_en_bits = bit_names(s->smi_en, smi_en_bit_names);
+    info->smi_sts = ich9_smi_sts(s);
+    info->smi_sts_bits = bit_names(info->smi_sts, smi_sts_bit_names);
+    deadline = ich9_smi_timers_swsmi_deadline(&s->timers);
+    info->has_swsmi_timer_deadline = deadline >= 0;
+    info->swsmi_timer_deadline = deadline;
+    deadline = ich9_smi_timers_periodic_deadline(&s->timers);
+    info->has_periodic_timer_deadline = deadline >= 0;
+    info->periodic_timer_deadline = deadline;
+    return info;
+}
+
+/* Read-only QOM view of the state, for tests */
 
 static void ich9_smi_get_requested(Object *obj, Visitor *v, const char *name,
                                    void *opaque, Error **errp)
@@ -460,82 +518,6 @@ static void ich9_smi_get_sts(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &val, errp);
 }
 
-static void ich9_smi_get_swsmi_deadline(Object *obj, Visitor *v,
-                                        const char *name, void *opaque,
-                                        Error **errp)
-{
-    ICH9SMIState *s = opaque;
-    int64_t val = ich9_smi_timers_swsmi_deadline(&s->timers);
-
-    visit_type_int64(v, name, &val, errp);
-}
-
-static void ich9_smi_get_periodic_deadline(Object *obj, Visitor *v,
-                                           const char *name, void *opaque,
-                                           Error **errp)
-{
-    ICH9SMIState *s = opaque;
-    int64_t val = ich9_smi_timers_periodic_deadline(&s->timers);
-
-    visit_type_int64(v, name, &val, errp);
-}
-
-/*
- * Bit names of the ICH9 datasheet (82801I, PMBASE + 0x30 and + 0x34), for
- * x-query-smi and info smi.  SMI_EN stores every bit; SMI_STS reads back
- * only the bits this model sets.
- */
-static const char *const smi_en_bit_names[32] = {
-    [0] = "GBL_SMI_EN", [1] = "EOS", [2] = "BIOS_EN",
-    [3] = "LEGACY_USB_EN", [4] = "SLP_SMI_EN", [5] = "APMC_EN",
-    [6] = "SWSMI_TMR_EN", [7] = "BIOS_RLS", [11] = "MCSMI_EN",
-    [13] = "TCO_EN", [14] = "PERIODIC_EN", [17] = "LEGACY_USB2_EN",
-    [18] = "INTEL_USB2_EN", [27] = "GPIO_UNLOCK_SMI_EN",
-};
-
-static const char *const smi_sts_bit_names[32] = {
-    [5] = "APM_STS", [6] = "SWSMI_TMR_STS", [14] = "PERIODIC_STS",
-};
-
-static char *bit_names(uint32_t val, const char *const names[32])
-{
-    g_autoptr(GString) s = g_string_new(NULL);
-    int bit;
-
-    for (bit = 0; bit < 32; bit++) {
-        if (!(val & BIT(bit))) {
-            continue;
-        }
-        if (s->len) {
-            g_string_append_c(s, ',');
-        }
-        if (names[bit]) {
-            g_string_append(s, names[bit]);
-        } else {
-            g_string_append_printf(s, "bit %d", bit);
-        }
-    }
-    return g_string_free(g_steal_pointer(&s), false);
-}
-
-static void ich9_smi_get_en_bits(Object *obj, Visitor *v, const char *name,
-                                 void *opaque, Error **errp)
-{
-    ICH9SMIState *s = opaque;
-    g_autofree char *val = bit_names(s->smi_en, smi_en_bit_names);
-
-    visit_type_str(v, name, &val, errp);
-}
-
-static void ich9_smi_get_sts_bits(Object *obj, Visitor *v, const char *name,
-                                  void *opaque, Error **errp)
-{
-    ICH9SMIState *s = opaque;
-    g_autofree char *val = bit_names(ich9_smi_sts(s), smi_sts_bit_names);
-
-    visit_type_str(v, name, &val, errp);
-}
-
 void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
 {
     object_property_add_uint64_ptr(obj, "x-smi-host-features",
@@ -551,18 +533,6 @@ void ich9_smi_add_properties(ICH9SMIState *s, Object *obj)
                                    OBJ_PROP_FLAG_READ);
     object_property_add(obj, "x-smi-sts", "uint32", ich9_smi_get_sts, NULL,
                         NULL, s);
-    object_property_add(obj, "x-smi-en-bits", "str", ich9_smi_get_en_bits,
-                        NULL, NULL, s);
-    object_property_add(obj, "x-smi-sts-bits", "str", ich9_smi_get_sts_bits,
-                        NULL, NULL, s);
-    object_property_add_uint8_ptr(obj, "x-smi-apm-cnt", &s->apm_cnt,
-                                  OBJ_PROP_FLAG_READ);
-    object_property_add_uint8_ptr(obj, "x-smi-apm-sts", &s->apm_sts,
-                                  OBJ_PROP_FLAG_READ);
-    object_property_add(obj, "x-smi-swsmi-timer-deadline", "int64",
-                        ich9_smi_get_swsmi_deadline, NULL, NULL, s);
-    object_property_add(obj, "x-smi-periodic-timer-deadline", "int64",
-                        ich9_smi_get_periodic_deadline, NULL, NULL, s);
 }
 
 /* Life cycle */

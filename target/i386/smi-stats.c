@@ -244,91 +244,6 @@ void x86_cpu_class_add_smi_stats_properties(ObjectClass *oc)
 
 /* x-query-smi, info smi */
 
-/* The chipset names the bits set in a register as "NAME1,NAME2" */
-static strList *get_bit_names(Object *lpc, const char *prop, Error **errp)
-{
-    g_autofree char *joined = object_property_get_str(lpc, prop, errp);
-    g_auto(GStrv) names = NULL;
-    strList *list = NULL;
-    int i;
-
-    if (!joined || !*joined) {
-        return NULL;
-    }
-    names = g_strsplit(joined, ",", -1);
-    for (i = g_strv_length(names) - 1; i >= 0; i--) {
-        QAPI_LIST_PREPEND(list, g_strdup(names[i]));
-    }
-    return list;
-}
-
-/*
- * The chipset state comes through the LPC device's read-only QOM
- * properties; a missing one is a bug, reported rather than fatal.
- */
-static bool query_smi_chipset(SmiChipsetInfo **out, Error **errp)
-{
-    Object *lpc = object_resolve_path_type("", ICH9_LPC_TYPE, NULL);
-    g_autofree SmiChipsetInfo *info = NULL;
-    Error *err = NULL;
-
-    *out = NULL;
-    if (!lpc) {
-        return true;
-    }
-    info = g_new0(SmiChipsetInfo, 1);
-    info->host_features =
-        object_property_get_uint(lpc, "x-smi-host-features", &err);
-    if (!err) {
-        info->requested_features =
-            object_property_get_uint(lpc, "x-smi-requested-features", &err);
-    }
-    if (!err) {
-        info->features_ok =
-            object_property_get_uint(lpc, "x-smi-features-ok", &err);
-    }
-    if (!err) {
-        info->negotiated_features =
-            object_property_get_uint(lpc, "x-smi-negotiated-features", &err);
-    }
-    if (!err) {
-        info->apm_cnt = object_property_get_uint(lpc, "x-smi-apm-cnt", &err);
-    }
-    if (!err) {
-        info->apm_sts = object_property_get_uint(lpc, "x-smi-apm-sts", &err);
-    }
-    if (!err) {
-        info->smi_en_bits = get_bit_names(lpc, "x-smi-en-bits", &err);
-    }
-    if (!err) {
-        info->smi_sts_bits = get_bit_names(lpc, "x-smi-sts-bits", &err);
-    }
-    if (!err) {
-        info->smi_en = object_property_get_uint(lpc, "x-smi-en", &err);
-    }
-    if (!err) {
-        info->smi_sts = object_property_get_uint(lpc, "x-smi-sts", &err);
-    }
-    if (!err) {
-        info->swsmi_timer_deadline =
-            object_property_get_int(lpc, "x-smi-swsmi-timer-deadline", &err);
-        info->has_swsmi_timer_deadline = info->swsmi_timer_deadline >= 0;
-    }
-    if (!err) {
-        info->periodic_timer_deadline =
-            object_property_get_int(lpc, "x-smi-periodic-timer-deadline",
-                                    &err);
-        info->has_periodic_timer_deadline =
-            info->periodic_timer_deadline >= 0;
-    }
-    if (err) {
-        error_propagate(errp, err);
-        return false;
-    }
-    *out = g_steal_pointer(&info);
-    return true;
-}
-
 /*
  * What a vCPU is doing as far as SMM is concerned.  Read from the main
  * loop while the vCPU may run: each value is one consistent read, the set
@@ -363,16 +278,16 @@ static void query_smm_state(X86CPU *cpu, int64_t now, SmiCpuInfo *c)
 SmiInfo *qmp_x_query_smi(Error **errp)
 {
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-    SmiChipsetInfo *chipset;
+    Object *chip;
     SmiInfo *info;
     SmiCpuInfoList **tail;
     CPUState *cs;
 
-    if (!query_smi_chipset(&chipset, errp)) {
-        return NULL;
-    }
+    chip = object_resolve_path_type("", TYPE_SMI_CHIPSET, NULL);
     info = g_new0(SmiInfo, 1);
-    info->chipset = chipset;
+    if (chip) {
+        info->chipset = SMI_CHIPSET_GET_CLASS(chip)->query(chip);
+    }
     info->vclock_ns = now;
     tail = &info->cpus;
     CPU_FOREACH(cs) {
@@ -519,3 +434,16 @@ void hmp_info_smi(Monitor *mon, const QDict *qdict)
     }
     hmp_print_smm_state(mon, info);
 }
+
+static const TypeInfo smi_chipset_info = {
+    .name = TYPE_SMI_CHIPSET,
+    .parent = TYPE_INTERFACE,
+    .class_size = sizeof(SMIChipsetClass),
+};
+
+static void smi_chipset_register_types(void)
+{
+    type_register_static(&smi_chipset_info);
+}
+
+type_init(smi_chipset_register_types)

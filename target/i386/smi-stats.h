@@ -13,6 +13,8 @@
 #define TARGET_I386_SMI_STATS_H
 
 #include "qemu/stats64.h"
+#include "qapi/qapi-types-smi-target.h"
+#include "qom/object.h"
 #include "cpu-qom.h"
 
 typedef enum X86SMISource {
@@ -62,6 +64,20 @@ typedef struct X86SMMStay {
  * with the BQL held.  Nothing happens for a vCPU being unplugged.
  */
 void x86_cpu_raise_smi(X86CPU *cpu, X86SMISource source);
+
+/*
+ * A chipset with an SMI block implements this interface to show its SMI
+ * state in x-query-smi and info smi.
+ */
+#define TYPE_SMI_CHIPSET "smi-chipset"
+typedef struct SMIChipsetClass SMIChipsetClass;
+DECLARE_CLASS_CHECKERS(SMIChipsetClass, SMI_CHIPSET, TYPE_SMI_CHIPSET)
+
+struct SMIChipsetClass {
+    InterfaceClass parent_class;
+
+    SmiChipsetInfo *(*query)(Object *obj);
+};
 
 /* Called by the accelerator each time @cpu enters / leaves SMM. */
 void x86_cpu_smm_entered(X86CPU *cpu);

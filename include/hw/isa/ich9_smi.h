@@ -124,6 +124,9 @@ void ich9_smi_reset(ICH9SMIState *s);
 /* Read-only QOM properties x-smi-* of the state, on @obj. */
 void ich9_smi_add_properties(ICH9SMIState *s, Object *obj);
 
+/* The block's state, for the SMI_CHIPSET interface (x-query-smi) */
+struct SmiChipsetInfo *ich9_smi_query(const ICH9SMIState *s);
+
 /* GEN_PMCON_1.SMI_LOCK: GBL_SMI_EN keeps its value until reset. */
 void ich9_smi_set_gbl_smi_en_lock(ICH9SMIState *s, bool locked);
 
