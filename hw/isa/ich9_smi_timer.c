@@ -16,6 +16,9 @@
  * whose virtual clock continues the source's, expires at the same
  * instant as the source would have without any new migration state.
  *
+ * Replaces hw/acpi/ich9_timer.c, which added both timers to QEMU:
+ * Copyright (c) 2024 Dominic Prinz <git@dprinz.de>
+ *
  * Copyright (c) 2026 The Q35 SMM fork authors
  */
 
