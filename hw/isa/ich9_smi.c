@@ -6,6 +6,16 @@
  * the SMIs they raise.  The guest interface is docs/specs/ich9-smi.rst;
  * the LPC device (lpc_ich9.c) owns the state and wires this block in.
  *
+ * Replaces the APM SMI delivery and etc/smi negotiation of
+ * hw/isa/lpc_ich9.c (MIT license) and the SMI_EN handling of
+ * hw/acpi/ich9.c (LGPL 2.1, later contributions GPL 2 or later), which
+ * carry:
+ * Copyright (c) 2006 Fabrice Bellard
+ * Copyright (c) 2009, 2010, 2011
+ *               Isaku Yamahata <yamahata at valinux co jp>
+ *               VA Linux Systems Japan K.K.
+ * Copyright (C) 2012 Jason Baron <jbaron@redhat.com>
+ *
  * Copyright (c) 2026 The Q35 SMM fork authors
  */
 

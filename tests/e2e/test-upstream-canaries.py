@@ -267,11 +267,15 @@ def canary(name, check, upstream, fork, upstream_11=AS_10):
 canary('apm-write-from-qtest', apm_write_from_qtest,
        'exit -11', 'running, SMI_STS 0x0')
 # patch 0003: upstream masks the port to one bit, so a 32-bit OUT writes
-# APM_CNT twice (two SMIs, the handler sees byte 2) and APM_STS twice
+# APM_CNT twice (two SMIs, the handler sees byte 2) and APM_STS twice;
+# the submission series' "hw/isa/apm: do not fold a wide access's upper
+# bytes onto APM_CNT and APM_STS" fixes it upstream
 canary('apm-wide-write-stays-in-apm', apm_wide_write,
        (0x22, 0x11, 0x11221122), (0x44, 0x33, 0xffff3344))
 # patch 0003: upstream keeps SMI_LOCK set across reset while GBL_SMI_EN
-# is writable again; the fork clears it, as PLTRST# does on ICH9
+# is writable again; the fork clears it, as PLTRST# does on ICH9, and so
+# does the submission series' "hw/isa/lpc_ich9: clear GEN_PMCON_1.SMI_LOCK
+# on reset"
 canary('smi-lock-cleared-by-reset', smi_lock_after_reset,
        (SMI_LOCK, 0), (0, 0))
 # patch 0003: upstream's SMI_STS timer bits are plain read/write
