@@ -269,7 +269,10 @@ static void query_smm_state(X86CPU *cpu, int64_t now, SmiCpuInfo *c)
     /* KVM keeps a latched NMI in its vCPU events, not in the request */
     c->nmi_pending = (pending & CPU_INTERRUPT_NMI) ||
                      (kvm_enabled() && cpu->env.nmi_pending);
-    c->init_held = c->in_smm && (pending & CPU_INTERRUPT_INIT);
+    /* TCG latches an INIT taken in SMM in hflags2, KVM's stays a request */
+    c->init_held = c->in_smm &&
+                   ((pending & CPU_INTERRUPT_INIT) ||
+                    (qatomic_read(&cpu->env.hflags2) & HF2_INIT_LATCHED_MASK));
     c->wait_for_sipi = waits_for_sipi(cpu);
     /* TCG halts a vCPU that waits for SIPI, KVM only tells its mp_state */
     c->halted = qatomic_read(&cs->halted) || c->wait_for_sipi;

@@ -45,6 +45,16 @@ SHARED_FUNCTIONAL = (
     ('tests/functional/x86_64/test_smm_cpu_hotplug.py',
      'tests/functional/test_x86_64_smm_cpu_hotplug.py'),
 )
+# series patches (by subject) that the product carries in the same form,
+# where 10.0 has the code 10.2 changes: the files in which every line the
+# series patch adds, but its includes, is a line of the product's file
+PRODUCT_FORMS = {
+    'target/i386/tcg: hold INIT in SMM until RSM':
+        ('target/i386/cpu.c', 'target/i386/cpu.h',
+         'target/i386/tcg/system/smm_helper.c'),
+    'target/i386/tcg: yield the host CPU at a PAUSE in SMM':
+        ('target/i386/tcg/misc_helper.c', 'target/i386/trace-events'),
+}
 REVERT_CHECK = os.path.join(BUILD, 'submission', 'revert-check.txt')
 CHECK_TCG = os.path.join(BUILD, 'submission', 'check-tcg.txt')
 # the 10.0 form of a patch where 10.2's does not apply to 10.0.13, under
@@ -260,6 +270,33 @@ class Submission(e2e.Test):
                 if name not in BACKPORT_MAY_DIFFER:
                     self.assertEqual(ours[name], theirs[name],
                                      '%s: %s' % (f, name))
+
+    def test_product_carries_the_series_forms(self):
+        """
+        The series patches of PRODUCT_FORMS are the product's code too:
+        each line they add to those files is in the product's file.
+        """
+        subjects = {}
+        for path in patch_files():
+            text = self.read(path)
+            m = re.search(r'^Subject: \[PATCH[^]]*\] (.*(?:\n .*)*)',
+                          text, re.M)
+            subjects[re.sub(r'\n ', ' ', m.group(1))] = text
+        for subject, files in PRODUCT_FORMS.items():
+            self.assertIn(subject, subjects)
+            added = added_lines(subjects[subject])
+            for f in files:
+                path = os.path.join(PRODUCT_TREE, f)
+                if not os.path.exists(path):
+                    self.skipTest('%s is not laid (make check lays it)'
+                                  % path)
+                mine = set(self.read(path).splitlines())
+                self.assertTrue(added.get(f), '%s: %s' % (subject, f))
+                # the includes follow each version's headers
+                for line in added[f]:
+                    if not line.startswith('+#include '):
+                        self.assertTrue(line[1:] in mine, '%s: %s lacks %r'
+                                        % (subject, f, line[1:]))
 
     def test_product_runs_the_series_tests(self):
         """

@@ -71,17 +71,23 @@ class SmmGuestTest(QemuSystemTest):
         self.vm.launch()
         return con
 
-    def run_guest(self, image, accel, *args):
-        """Run image to its ('E', 0); what it reported, as pairs."""
-        con = self.launch_guest(image, accel, *args)
+    def wait_for_report(self, con, last):
+        """Wait for the guest's report to end with the pair last; it all."""
         deadline = time.monotonic() + GUEST_TIMEOUT
         raw = b''
-        while not raw.endswith(b'E\x00'):
+        while not raw.endswith(last):
             self.assertLess(time.monotonic(), deadline,
-                            'the guest did not finish: reported %r' % raw)
+                            'the guest did not report %r: reported %r'
+                            % (last, raw))
             time.sleep(0.05)
             with open(con, 'rb') as f:
                 raw = f.read()
+        return raw
+
+    def run_guest(self, image, accel, *args):
+        """Run image to its ('E', 0); what it reported, as pairs."""
+        con = self.launch_guest(image, accel, *args)
+        raw = self.wait_for_report(con, b'E\x00')
         self.vm.shutdown()
         return [(chr(raw[i]), raw[i + 1]) for i in range(0, len(raw) - 1, 2)]
 
@@ -158,6 +164,25 @@ class SmmInitSipi(SmmGuestTest):
 
     def test_sipi_after_init_held_in_smm_single_threaded(self):
         self.check_init_sipi_in_smm('tcg,thread=single')
+
+    def test_init_held_in_x_query_smi(self):
+        """
+        x-query-smi shows the INIT the AP holds in SMM: the guest built
+        with HOLD=1 never lets the AP's SMI handler return.
+        """
+        con = self.launch_guest(self.build_guest('init-sipi-in-smm', HOLD=1),
+                                'tcg', '-machine', 'smm=on', '-smp', '2')
+        self.wait_for_report(con, b'H\x01')
+        deadline = time.monotonic() + GUEST_TIMEOUT
+        while True:
+            ap = self.vm.cmd('x-query-smi')['cpus'][1]
+            if ap['init-held']:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            'the AP holds no INIT: %r' % ap)
+            time.sleep(0.05)
+        self.assertTrue(ap['in-smm'], ap)
+        self.assertFalse(ap['wait-for-sipi'], ap)
 
 
 # the spinning guests' virtual time to watch: hundreds of thousands of PAUSEs

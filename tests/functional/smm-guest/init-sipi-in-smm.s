@@ -13,7 +13,9 @@
 # debug console port 0x402: ('A', starts) once the AP started, ('M', 1)
 # once the AP is in SMM, ('S', starts) after the AP started again, then
 # ('E', 0).  If the SIPIs were lost the AP waits for SIPI for ever and
-# the guest never reports ('S', 2).
+# the guest never reports ('S', 2).  Built with HOLD=1, the BSP reports
+# ('H', 1) once it has sent the INIT-SIPI-SIPI and never releases the AP,
+# which keeps the INIT in SMM for good.
 #
 # Copyright (c) 2026 The Q35 SMM fork authors
 
@@ -21,6 +23,10 @@
     .text
     .include "ich9.inc"
     .include "paging.inc"
+
+    .ifndef HOLD
+    .set    HOLD, 0
+    .endif
 
     .set    APIC, 0xfee00000
     .set    ICR_LOW, APIC + 0x300
@@ -79,6 +85,11 @@ main:
 
     # the AP is in SMM, and stays there until RELEASE
     init_sipi_sipi
+    .if HOLD
+    report  $'H', $1
+1:  hlt
+    jmp     1b
+    .endif
     movl    $1, RELEASE
     wait_for STARTS, 2
     report  $'S', STARTS
