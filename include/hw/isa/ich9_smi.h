@@ -21,28 +21,10 @@
 #define ICH9_APM_CNT_IOPORT                     0xb2
 #define ICH9_APM_STS_IOPORT                     0xb3
 
-/* APM_CNT commands the chipset itself acts on (ACPI spec 3.0, 4.7.2.5) */
-#define ICH9_APM_ACPI_ENABLE                    0x2
-#define ICH9_APM_ACPI_DISABLE                   0x3
-
-/* SMI_EN and SMI_STS, offsets in the PMBASE I/O space */
-#define ICH9_PMIO_SMI_EN                        0x30
-#define ICH9_PMIO_SMI_EN_GBL_SMI_EN             (1 << 0)
-#define ICH9_PMIO_SMI_EN_APMC_EN                (1 << 5)
-#define ICH9_PMIO_SMI_EN_SWSMI_EN               (1 << 6)
-#define ICH9_PMIO_SMI_EN_TCO_EN                 (1 << 13)
-#define ICH9_PMIO_SMI_EN_PERIODIC_EN            (1 << 14)
-#define ICH9_PMIO_SMI_STS                       0x34
-#define ICH9_PMIO_SMI_STS_APM_STS               (1 << 5)
-#define ICH9_PMIO_SMI_STS_SWSMI_STS             (1 << 6)
-#define ICH9_PMIO_SMI_STS_PERIODIC_STS          (1 << 14)
-
-/* bit positions used in fw_cfg SMI feature negotiation */
-#define ICH9_LPC_SMI_F_BROADCAST_BIT            0
-#define ICH9_LPC_SMI_F_CPU_HOTPLUG_BIT          1
-#define ICH9_LPC_SMI_F_CPU_HOT_UNPLUG_BIT       2
-
-#define ICH9_LPC_SMI_NEGOTIATED_FEAT_PROP "x-smi-negotiated-features"
+/*
+ * The register offsets and bits, the APM_CNT commands the chipset acts on
+ * and the etc/smi feature bits are hw/southbridge/ich9.h's.
+ */
 
 typedef struct ICH9SMIState {
     /* guest registers, migrated */
