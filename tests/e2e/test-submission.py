@@ -37,8 +37,10 @@ POSTER = 'Ada Poster <ada.poster@example.invalid>'
 # test files the product runs as the series has them, byte for byte
 SHARED_TESTS = ('tests/qtest/lpc-ich9-test.c',)
 # qtest files whose cases the series adds and the product runs too; their
-# 10.0 and 10.2 forms differ elsewhere (10.0 still tests pc-q35-4.1)
-SHARED_TEST_CASES = ('tests/qtest/q35-test.c',)
+# 10.0 and 10.2 forms differ elsewhere (10.0's q35-test still tests
+# pc-q35-4.1, 10.2's cpu-plug-test has a LoongArch case)
+SHARED_TEST_CASES = ('tests/qtest/q35-test.c',
+                     'tests/qtest/cpu-plug-test.c')
 # functional tests: (the series' file, the product's (10.0 layout)); the
 # series has the product's tests of the fixes it submitted so far
 SHARED_FUNCTIONAL = (
@@ -54,6 +56,8 @@ PRODUCT_FORMS = {
          'target/i386/tcg/system/smm_helper.c'),
     'target/i386/tcg: yield the host CPU at a PAUSE in SMM':
         ('target/i386/tcg/misc_helper.c', 'target/i386/trace-events'),
+    'system/cpus: let the monitor unplug a vCPU under single-threaded TCG':
+        ('system/cpus.c', 'accel/tcg/tcg-accel-ops-rr.c'),
 }
 REVERT_CHECK = os.path.join(BUILD, 'submission', 'revert-check.txt')
 CHECK_TCG = os.path.join(BUILD, 'submission', 'check-tcg.txt')
