@@ -29,6 +29,7 @@
 #include "qapi/error.h"
 #include "qapi/util.h"
 #include "qapi/visitor.h"
+#include "qapi/qapi-types-smi-target.h"
 #include "hw/core/cpu.h"
 #include "hw/isa/ich9_smi.h"
 #include "hw/southbridge/ich9.h"

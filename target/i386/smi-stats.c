@@ -36,9 +36,6 @@
 #include <linux/kvm.h>
 #endif
 
-/* The ICH9 LPC type name; a string keeps this file free of chipset code. */
-#define ICH9_LPC_TYPE "ICH9-LPC"
-
 static const char *const smi_source_name[X86_SMI_SOURCE__MAX] = {
     [X86_SMI_SOURCE_APM_BROADCAST] = "apm-broadcast",
     [X86_SMI_SOURCE_APM_UNICAST] = "apm-unicast",

@@ -13,7 +13,6 @@
 #define TARGET_I386_SMI_STATS_H
 
 #include "qemu/stats64.h"
-#include "qapi/qapi-types-smi-target.h"
 #include "qom/object.h"
 #include "cpu-qom.h"
 
@@ -76,7 +75,7 @@ DECLARE_CLASS_CHECKERS(SMIChipsetClass, SMI_CHIPSET, TYPE_SMI_CHIPSET)
 struct SMIChipsetClass {
     InterfaceClass parent_class;
 
-    SmiChipsetInfo *(*query)(Object *obj);
+    struct SmiChipsetInfo *(*query)(Object *obj);
 };
 
 /* Called by the accelerator each time @cpu enters / leaves SMM. */
