@@ -232,6 +232,29 @@ class Submission(e2e.Test):
         self.assertNotIn('*** ', text)
         self.assertIn('qemu-stable@nongnu.org', headers(text))
 
+    def test_fixes_name_a_commit(self):
+        """
+        A Fixes: trailer names the commit as upstream writes it: 12 hex
+        digits and the subject, in the trailer block, before the Cc:
+        that asks for a backport.  The series has some.
+        """
+        fixes = 0
+        for path in patch_files():
+            text = self.read(path)
+            message = text.split('\n\n', 1)[1].split('\n---\n', 1)[0]
+            trailers = message.rstrip().rsplit('\n\n', 1)[-1].split('\n')
+            name = os.path.basename(path)
+            for line in message.splitlines():
+                if line.startswith('Fixes'):
+                    self.assertRegex(
+                        line, r'^Fixes: [0-9a-f]{12} \("[^"]+"\)$', name)
+                    self.assertIn(line, trailers, name)
+                    fixes += 1
+            keys = [t.split(':', 1)[0] for t in trailers]
+            if 'Fixes' in keys and 'Cc' in keys:
+                self.assertLess(keys.index('Fixes'), keys.index('Cc'), name)
+        self.assertTrue(fixes, 'no Fixes: trailer in the series')
+
     def test_each_fix_carries_its_test(self):
         """
         A patch that changes code changes a test too, or, when it must
@@ -369,9 +392,11 @@ class Submission(e2e.Test):
             for block in added:
                 self.assertIn(block, product, '%s: %s' % (
                     f, block.splitlines()[0]))
+
             def cases(text):
-                return set(re.findall(r'qtest_add_(?:data_)?func\(\s*"([^"]+)",'
-                                      r'\s*(\w+)\)', text))
+                return set(re.findall(
+                    r'qtest_add_(?:data_)?func\(\s*"([^"]+)",\s*(\w+)\)',
+                    text))
             self.assertLessEqual(cases(series) - cases(pristine),
                                  cases(product), f)
 
