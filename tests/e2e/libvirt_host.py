@@ -121,7 +121,9 @@ DOMAIN_XML = '''<domain type='qemu'>
     <serial type='file'><source path='{console}' append='on'/></serial>
     <memballoon model='none'/>{devices}
   </devices>
-  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
+  <seclabel type='static' model='dac' relabel='no'>
+    <label>+0:+0</label>
+  </seclabel>
 </domain>
 '''
 # The seclabel runs QEMU as root: a clone may live where libvirt's own
