@@ -13,7 +13,7 @@ TOP=${FORK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; printf '# %s\n' "$@"; }
-echo "1..4"
+echo "1..5"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -37,12 +37,26 @@ else
     not_ok "the series applies with git am on the pristine base" "$(cat "$work/am.log")"
 fi
 
-# .git-submodule-status: written by QEMU's configure in a development tree
-diffs=$(diff -rq --exclude=.git --exclude=.git-submodule-status "$work/tree" "$SRC" 2>&1)
+# .git-submodule-status: written by QEMU's configure in a development tree;
+# MAINTAINERS: only the series names our files there (checked below)
+diffs=$(diff -rq --exclude=.git --exclude=.git-submodule-status \
+             --exclude=MAINTAINERS "$work/tree" "$SRC" 2>&1)
 if [ -z "$diffs" ]; then
-    ok "base + series reproduces build/src exactly"
+    ok "base + series reproduces build/src exactly, MAINTAINERS apart"
 else
-    not_ok "base + series reproduces build/src exactly" "$diffs"
+    not_ok "base + series reproduces build/src exactly, MAINTAINERS apart" "$diffs"
+fi
+
+# The series adds one MAINTAINERS section, which names every file of ours
+added=$(diff "$BASE/tree/MAINTAINERS" "$work/tree/MAINTAINERS")
+unnamed=$(comm -23 <(overlay_files) \
+               <(printf '%s\n' "$added" | sed -n 's/^> F: //p' | sort))
+if [ "$(printf '%s\n' "$added" | grep -c '^[0-9]')" -eq 1 ] &&
+   ! printf '%s\n' "$added" | grep -q '^<' && [ -z "$unnamed" ]; then
+    ok "the series' MAINTAINERS section names every file of ours"
+else
+    not_ok "the series' MAINTAINERS section names every file of ours" \
+        "not named: $(echo $unnamed)" "$added"
 fi
 
 # A series whose patch does not apply: laying the tree fails and says which.
